@@ -1,0 +1,202 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import type { Duplex } from "node:stream";
+
+/**
+ * Shared plumbing of the local stand-ins (Neon, Upstash): an HTTP server on loopback with per-endpoint request
+ * counters, an injectable fixed latency and fault switches, plus a small control server so that code running in
+ * another process (the Worker inside workerd, the benchmark) can read the counters and flip the switches.
+ *
+ * Fault modes:
+ * - `refuse`: the listener is closed and open connections destroyed, so clients get ECONNREFUSED;
+ * - `hang`: requests are accepted and never answered (clients hit their own timeouts);
+ * - `error`: every request is answered `503` with a JSON `{error}` body.
+ */
+export type FaultMode = "none" | "refuse" | "hang" | "error";
+export const faultModes: readonly FaultMode[] = ["none", "refuse", "hang", "error"];
+
+export interface StandInStats {
+  name: string;
+  counters: Record<string, number>;
+  total: number;
+  latencyMs: number;
+  fault: FaultMode;
+}
+
+export interface StandIn {
+  readonly name: string;
+  /** Base URL of the service, e.g. `http://127.0.0.1:4444`. */
+  readonly url: string;
+  readonly port: number;
+  /** Base URL of the control server (see {@link controlRoutes}). */
+  readonly controlUrl: string;
+  stats(): StandInStats;
+  resetCounters(): void;
+  setLatency(ms: number): void;
+  setFault(mode: FaultMode): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface HttpStandInOptions {
+  name: string;
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  controlPort?: number;
+  latencyMs?: number;
+  /** Maps a request to the counter it increments (e.g. `/pipeline`). */
+  endpointOf?: (req: IncomingMessage) => string;
+  handle: (req: IncomingMessage, res: ServerResponse) => Promise<void> | void;
+  /** WebSocket (or any HTTP upgrade) requests; counted under `upgrade:<path>`. */
+  upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /** Called on close, after the listeners stop (upstream pools etc.). */
+  onClose?: () => Promise<void> | void;
+}
+
+/**
+ * Control routes (all answer JSON):
+ * `GET /stats`, `POST /reset`, `POST /fault?mode=none|refuse|hang|error`, `POST /latency?ms=N`.
+ */
+export const controlRoutes = ["/stats", "/reset", "/fault", "/latency"] as const;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function closeServer(server: Server, sockets: Set<Socket>): Promise<void> {
+  for (const s of sockets) s.destroy();
+  sockets.clear();
+  return new Promise((resolve) => {
+    if (!server.listening) return resolve();
+    server.close(() => resolve());
+  });
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+export async function startHttpStandIn(opts: HttpStandInOptions): Promise<StandIn> {
+  const host = opts.host ?? "127.0.0.1";
+  const counters: Record<string, number> = {};
+  let latencyMs = opts.latencyMs ?? 0;
+  let fault: FaultMode = "none";
+  const sockets = new Set<Socket>();
+  const count = (endpoint: string) => {
+    counters[endpoint] = (counters[endpoint] ?? 0) + 1;
+  };
+  const endpointOf = opts.endpointOf ?? ((req: IncomingMessage) => (req.url ?? "/").split("?")[0] ?? "/");
+
+  const server = createServer(async (req, res) => {
+    count(endpointOf(req));
+    if (fault === "hang") return; // never answered; the socket is destroyed on close or when the fault is lifted
+    if (fault === "error") return json(res, 503, { error: `${opts.name} stand-in: injected fault` });
+    if (latencyMs > 0) await sleep(latencyMs);
+    try {
+      await opts.handle(req, res);
+    } catch (err) {
+      if (!res.headersSent) json(res, 500, { error: `${opts.name} stand-in: ${(err as Error).message}` });
+      else res.destroy();
+    }
+  });
+  server.keepAliveTimeout = 60_000;
+  server.on("connection", (s) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  server.on("upgrade", async (req, socket, head) => {
+    count(`upgrade:${endpointOf(req)}`);
+    if (!opts.upgrade || fault === "error") {
+      socket.end("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n");
+      return;
+    }
+    if (fault === "hang") return;
+    if (latencyMs > 0) await sleep(latencyMs);
+    opts.upgrade(req, socket, head);
+  });
+
+  const port = await listen(server, opts.port ?? 0, host);
+
+  const setFault = async (mode: FaultMode) => {
+    const before = fault;
+    fault = mode;
+    if (mode === "refuse" && before !== "refuse") await closeServer(server, sockets);
+    if (mode !== "refuse" && before === "refuse") await listen(server, port, host);
+    if (before === "hang" && mode !== "hang") {
+      // Drop the connections that were left hanging so clients do not wait forever.
+      for (const s of sockets) s.destroy();
+    }
+  };
+
+  const stats = (): StandInStats => ({
+    name: opts.name,
+    counters: { ...counters },
+    total: Object.values(counters).reduce((a, b) => a + b, 0),
+    latencyMs,
+    fault,
+  });
+  const resetCounters = () => {
+    for (const k of Object.keys(counters)) delete counters[k];
+  };
+  const setLatency = (ms: number) => {
+    latencyMs = Math.max(0, ms);
+  };
+
+  const control = createServer(async (req, res) => {
+    const url = new URL(req.url ?? "/", "http://control");
+    try {
+      if (req.method === "GET" && url.pathname === "/stats") return json(res, 200, stats());
+      if (req.method === "POST" && url.pathname === "/reset") {
+        resetCounters();
+        return json(res, 200, stats());
+      }
+      if (req.method === "POST" && url.pathname === "/fault") {
+        const mode = url.searchParams.get("mode") as FaultMode;
+        if (!faultModes.includes(mode)) return json(res, 400, { error: `mode must be one of ${faultModes}` });
+        await setFault(mode);
+        return json(res, 200, stats());
+      }
+      if (req.method === "POST" && url.pathname === "/latency") {
+        const ms = Number(url.searchParams.get("ms"));
+        if (!Number.isFinite(ms) || ms < 0) return json(res, 400, { error: "ms must be a number >= 0" });
+        setLatency(ms);
+        return json(res, 200, stats());
+      }
+      json(res, 404, { error: "unknown control route" });
+    } catch (err) {
+      json(res, 500, { error: (err as Error).message });
+    }
+  });
+  const controlSockets = new Set<Socket>();
+  control.on("connection", (s) => {
+    controlSockets.add(s);
+    s.on("close", () => controlSockets.delete(s));
+  });
+  const controlPort = await listen(control, opts.controlPort ?? 0, host);
+
+  return {
+    name: opts.name,
+    url: `http://${host}:${port}`,
+    port,
+    controlUrl: `http://${host}:${controlPort}`,
+    stats,
+    resetCounters,
+    setLatency,
+    setFault,
+    async close() {
+      await closeServer(server, sockets);
+      await closeServer(control, controlSockets);
+      await opts.onClose?.();
+    },
+  };
+}

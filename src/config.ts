@@ -1,0 +1,103 @@
+import { z } from "zod";
+import type { Bindings } from "./env";
+
+const optionalUrl = (protocols: string[]) =>
+  z
+    .string()
+    .trim()
+    .refine((v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    }, `must be a ${protocols.join(" or ")} URL`)
+    .optional();
+
+const intFromString = (def: number, min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).default(def);
+
+const schema = z
+  .object({
+    APP_ENV: z.enum(["development", "test", "staging", "production"]),
+    DATABASE_URL: z
+      .string({ error: "is required (a postgres:// connection string)" })
+      .refine((v) => /^postgres(ql)?:\/\//.test(v), "must be a postgres:// connection string"),
+    DATABASE_URL_READ: optionalUrl(["postgres:", "postgresql:"]),
+    NEON_LOCAL_ENDPOINT: optionalUrl(["http:", "https:"]),
+    UPSTASH_REDIS_REST_URL: optionalUrl(["http:", "https:"]),
+    UPSTASH_REDIS_REST_TOKEN: z.string().min(1).optional(),
+    REDIS_PREFIX: z.string().max(64).default("ep:"),
+    REDIS_TIMEOUT_MS: intFromString(250, 10, 10_000),
+    CORS_ORIGINS: z.string().default(""),
+  })
+  .superRefine((v, ctx) => {
+    if (Boolean(v.UPSTASH_REDIS_REST_URL) !== Boolean(v.UPSTASH_REDIS_REST_TOKEN)) {
+      ctx.addIssue({
+        code: "custom",
+        path: [v.UPSTASH_REDIS_REST_URL ? "UPSTASH_REDIS_REST_TOKEN" : "UPSTASH_REDIS_REST_URL"],
+        message: "UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN must be set together",
+      });
+    }
+    if (!v.UPSTASH_REDIS_REST_URL && (v.APP_ENV === "staging" || v.APP_ENV === "production")) {
+      ctx.addIssue({ code: "custom", path: ["UPSTASH_REDIS_REST_URL"], message: `is required in ${v.APP_ENV}` });
+    }
+    if (v.NEON_LOCAL_ENDPOINT && v.APP_ENV === "production") {
+      ctx.addIssue({ code: "custom", path: ["NEON_LOCAL_ENDPOINT"], message: "must not be set in production" });
+    }
+  });
+
+type Parsed = z.output<typeof schema>;
+
+export interface Config {
+  env: Parsed["APP_ENV"];
+  databaseUrl: string;
+  databaseUrlRead: string | undefined;
+  neonLocalEndpoint: string | undefined;
+  /** `undefined` when Redis is not configured: caching and rate limiting are then off (development only). */
+  redis: { url: string; token: string; prefix: string; timeoutMs: number } | undefined;
+  corsOrigins: string[];
+}
+
+/** Thrown when the bindings are missing or malformed; its message names every offending binding. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+  constructor(readonly bindings: string[], detail: string) {
+    super(`Invalid Worker configuration: ${detail}`);
+  }
+}
+
+const cache = new WeakMap<object, Config>();
+
+/** Parses the bindings once per isolate (keyed by the env object) into a typed config. */
+export function getConfig(env: Bindings): Config {
+  const hit = cache.get(env);
+  if (hit) return hit;
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const names = [...new Set(parsed.error.issues.map((i) => String(i.path[0] ?? "?")))];
+    const detail = parsed.error.issues.map((i) => `${i.path.join(".") || "env"} ${i.message}`).join("; ");
+    throw new ConfigError(names, detail);
+  }
+  const v = parsed.data;
+  const config: Config = {
+    env: v.APP_ENV,
+    databaseUrl: v.DATABASE_URL,
+    databaseUrlRead: v.DATABASE_URL_READ,
+    neonLocalEndpoint: v.NEON_LOCAL_ENDPOINT,
+    redis:
+      v.UPSTASH_REDIS_REST_URL && v.UPSTASH_REDIS_REST_TOKEN
+        ? {
+            url: v.UPSTASH_REDIS_REST_URL,
+            token: v.UPSTASH_REDIS_REST_TOKEN,
+            prefix: v.REDIS_PREFIX,
+            timeoutMs: v.REDIS_TIMEOUT_MS,
+          }
+        : undefined,
+    corsOrigins: v.CORS_ORIGINS.split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
+  };
+  cache.set(env, config);
+  return config;
+}

@@ -1,0 +1,18 @@
+import type { OpenAPIHono, RouteConfig, RouteHandler } from "@hono/zod-openapi";
+import type { Config } from "./config";
+import type { Bindings } from "./env";
+import type { Services } from "./services/container";
+
+export interface Variables {
+  requestId: string;
+  config: Config;
+  services: Services;
+}
+
+export interface AppEnv {
+  Bindings: Bindings;
+  Variables: Variables;
+}
+
+export type App = OpenAPIHono<AppEnv>;
+export type AppRouteHandler<R extends RouteConfig> = RouteHandler<R, AppEnv>;

@@ -1,0 +1,317 @@
+import { sql } from "drizzle-orm";
+import {
+  bigint,
+  boolean,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgEnum,
+  pgTable,
+  primaryKey,
+  smallint,
+  text,
+  uniqueIndex,
+} from "drizzle-orm/pg-core";
+import { prefixedId, timestamptz } from "./columns";
+
+/*
+ * Conventions: every tenant-owned table has `tenant_id`; IDs are UUIDv7 (creation-ordered) behind prefixed API IDs,
+ * so "newest first" lists are keysets on `(tenant_id, id desc)`; money is bigint minor units (never float);
+ * `created_at` comes from the same clock reading as the ID. docs/data-model.md lists each index with its query.
+ */
+const money = (name: string) => bigint(name, { mode: "number" });
+
+export const tenantPlan = pgEnum("tenant_plan", ["free", "pro", "enterprise"]);
+export const apiKeyRole = pgEnum("api_key_role", ["owner", "admin", "developer", "viewer"]);
+export const orderStatus = pgEnum("order_status", ["pending", "paid", "canceled", "refunded", "partially_refunded"]);
+export const paymentStatus = pgEnum("payment_status", ["processing", "succeeded", "failed"]);
+export const refundStatus = pgEnum("refund_status", ["pending", "succeeded", "failed"]);
+export const deliveryStatus = pgEnum("delivery_status", ["pending", "succeeded", "failed"]);
+
+const tenantId = prefixedId("ten");
+
+export const tenants = pgTable("tenants", {
+  id: prefixedId("ten")("id").primaryKey(),
+  name: text("name").notNull(),
+  plan: tenantPlan("plan").notNull().default("free"),
+  createdAt: timestamptz("created_at").notNull(),
+  updatedAt: timestamptz("updated_at").notNull(),
+});
+
+export const apiKeys = pgTable(
+  "api_keys",
+  {
+    id: prefixedId("key")("id").primaryKey(),
+    tenantId: tenantId("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    name: text("name").notNull(),
+    role: apiKeyRole("role").notNull(),
+    prefix: text("prefix").notNull(),
+    /** SHA-256 of the secret, hex. The secret itself is never stored. */
+    secretHash: text("secret_hash").notNull(),
+    createdAt: timestamptz("created_at").notNull(),
+    lastUsedAt: timestamptz("last_used_at"),
+    revokedAt: timestamptz("revoked_at"),
+  },
+  (t) => [
+    uniqueIndex("api_keys_secret_hash_key").on(t.secretHash),
+    index("api_keys_tenant_id_idx").on(t.tenantId, t.id.desc()),
+  ],
+);
+
+export const users = pgTable(
+  "users",
+  {
+    id: prefixedId("usr")("id").primaryKey(),
+    tenantId: tenantId("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    email: text("email").notNull(),
+    name: text("name").notNull(),
+    metadata: jsonb("metadata").$type<Record<string, string>>().notNull().default({}),
+    createdAt: timestamptz("created_at").notNull(),
+    updatedAt: timestamptz("updated_at").notNull(),
+    deletedAt: timestamptz("deleted_at"),
+  },
+  (t) => [
+    // Email is unique per tenant among live users, case-insensitively; also serves `GET /v1/users?email=`.
+    uniqueIndex("users_tenant_email_key")
+      .on(t.tenantId, sql`lower(${t.email})`)
+      .where(sql`${t.deletedAt} is null`),
+    index("users_tenant_id_idx")
+      .on(t.tenantId, t.id.desc())
+      .where(sql`${t.deletedAt} is null`),
+  ],
+);
+
+export const orders = pgTable(
+  "orders",
+  {
+    id: prefixedId("ord")("id").primaryKey(),
+    tenantId: tenantId("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    userId: prefixedId("usr")("user_id")
+      .notNull()
+      .references(() => users.id),
+    currency: text("currency").notNull(),
+    amount: money("amount").notNull(),
+    amountRefunded: money("amount_refunded").notNull().default(0),
+    status: orderStatus("status").notNull().default("pending"),
+    createdAt: timestamptz("created_at").notNull(),
+    updatedAt: timestamptz("updated_at").notNull(),
+  },
+  (t) => [
+    index("orders_tenant_id_idx").on(t.tenantId, t.id.desc()),
+    index("orders_tenant_status_idx").on(t.tenantId, t.status, t.id.desc()),
+    index("orders_tenant_user_idx").on(t.tenantId, t.userId, t.id.desc()),
+    check("orders_currency_check", sql`${t.currency} ~ '^[a-z]{3}$'`),
+    check("orders_amount_check", sql`${t.amount} >= 0`),
+    check("orders_amount_refunded_check", sql`${t.amountRefunded} >= 0 and ${t.amountRefunded} <= ${t.amount}`),
+  ],
+);
+
+export const orderItems = pgTable(
+  "order_items",
+  {
+    orderId: prefixedId("ord")("order_id")
+      .notNull()
+      .references(() => orders.id, { onDelete: "cascade" }),
+    position: smallint("position").notNull(),
+    tenantId: tenantId("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    sku: text("sku").notNull(),
+    name: text("name").notNull(),
+    quantity: integer("quantity").notNull(),
+    unitAmount: money("unit_amount").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.orderId, t.position] }),
+    check("order_items_quantity_check", sql`${t.quantity} > 0`),
+    check("order_items_unit_amount_check", sql`${t.unitAmount} >= 0`),
+  ],
+);
+
+export const payments = pgTable(
+  "payments",
+  {
+    id: prefixedId("pay")("id").primaryKey(),
+    tenantId: tenantId("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    orderId: prefixedId("ord")("order_id")
+      .notNull()
+      .references(() => orders.id),
+    amount: money("amount").notNull(),
+    currency: text("currency").notNull(),
+    status: paymentStatus("status").notNull().default("processing"),
+    failureCode: text("failure_code"),
+    /** The payment method token (`pm_card_visa`); never a card number. */
+    paymentMethod: text("payment_method").notNull(),
+    /** Refunds requested (pending or done): the database refuses to let it pass `amount`. */
+    amountRefundRequested: money("amount_refund_requested").notNull().default(0),
+    amountRefunded: money("amount_refunded").notNull().default(0),
+    idempotencyKey: text("idempotency_key").notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    createdAt: timestamptz("created_at").notNull(),
+    updatedAt: timestamptz("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("payments_tenant_idempotency_key").on(t.tenantId, t.idempotencyKey),
+    index("payments_tenant_id_idx").on(t.tenantId, t.id.desc()),
+    index("payments_tenant_status_idx").on(t.tenantId, t.status, t.id.desc()),
+    index("payments_tenant_order_idx").on(t.tenantId, t.orderId, t.id.desc()),
+    // The sweeper's "stuck in processing" scan touches only processing rows.
+    index("payments_processing_idx")
+      .on(t.updatedAt)
+      .where(sql`${t.status} = 'processing'`),
+    check("payments_amount_check", sql`${t.amount} > 0`),
+    check(
+      "payments_refund_requested_check",
+      sql`${t.amountRefundRequested} >= 0 and ${t.amountRefundRequested} <= ${t.amount}`,
+    ),
+    check("payments_refunded_check", sql`${t.amountRefunded} >= 0 and ${t.amountRefunded} <= ${t.amountRefundRequested}`),
+  ],
+);
+
+export const refunds = pgTable(
+  "refunds",
+  {
+    id: prefixedId("re")("id").primaryKey(),
+    tenantId: tenantId("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    paymentId: prefixedId("pay")("payment_id")
+      .notNull()
+      .references(() => payments.id),
+    amount: money("amount").notNull(),
+    status: refundStatus("status").notNull().default("pending"),
+    failureCode: text("failure_code"),
+    idempotencyKey: text("idempotency_key").notNull(),
+    createdAt: timestamptz("created_at").notNull(),
+    updatedAt: timestamptz("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("refunds_tenant_idempotency_key").on(t.tenantId, t.idempotencyKey),
+    index("refunds_tenant_payment_idx").on(t.tenantId, t.paymentId, t.id.desc()),
+    check("refunds_amount_check", sql`${t.amount} > 0`),
+  ],
+);
+
+export const events = pgTable(
+  "events",
+  {
+    id: prefixedId("evt")("id").primaryKey(),
+    tenantId: tenantId("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    type: text("type").notNull(),
+    data: jsonb("data").$type<{ object: Record<string, unknown> }>().notNull(),
+    /** Webhook deliveries still owed for this event; 0 when every endpoint got it (or none subscribed). */
+    pendingWebhooks: integer("pending_webhooks").notNull().default(0),
+    /** `false` once any delivery of this event has exhausted its retries; null while none has been attempted. */
+    deliverySuccess: boolean("delivery_success"),
+    createdAt: timestamptz("created_at").notNull(),
+  },
+  (t) => [
+    index("events_tenant_id_idx").on(t.tenantId, t.id.desc()),
+    index("events_tenant_type_idx").on(t.tenantId, t.type, t.id.desc()),
+    index("events_tenant_failed_idx")
+      .on(t.tenantId, t.id.desc())
+      .where(sql`${t.deliverySuccess} = false`),
+  ],
+);
+
+export const webhookEndpoints = pgTable(
+  "webhook_endpoints",
+  {
+    id: prefixedId("we")("id").primaryKey(),
+    tenantId: tenantId("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    url: text("url").notNull(),
+    events: text("events").array().notNull(),
+    /** HMAC signing secret (`whsec_…`); needed in clear to sign, so it is only readable by the service role. */
+    secret: text("secret").notNull(),
+    createdAt: timestamptz("created_at").notNull(),
+    deletedAt: timestamptz("deleted_at"),
+  },
+  (t) => [
+    index("webhook_endpoints_tenant_id_idx")
+      .on(t.tenantId, t.id.desc())
+      .where(sql`${t.deletedAt} is null`),
+  ],
+);
+
+export const webhookDeliveries = pgTable(
+  "webhook_deliveries",
+  {
+    id: prefixedId("whd")("id").primaryKey(),
+    tenantId: tenantId("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    eventId: prefixedId("evt")("event_id")
+      .notNull()
+      .references(() => events.id),
+    endpointId: prefixedId("we")("endpoint_id")
+      .notNull()
+      .references(() => webhookEndpoints.id),
+    status: deliveryStatus("status").notNull().default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    lastResponseCode: integer("last_response_code"),
+    lastLatencyMs: integer("last_latency_ms"),
+    lastError: text("last_error"),
+    createdAt: timestamptz("created_at").notNull(),
+    updatedAt: timestamptz("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("webhook_deliveries_event_endpoint_key").on(t.eventId, t.endpointId),
+    index("webhook_deliveries_tenant_event_idx").on(t.tenantId, t.eventId),
+  ],
+);
+
+export const webhookAttempts = pgTable(
+  "webhook_attempts",
+  {
+    deliveryId: prefixedId("whd")("delivery_id")
+      .notNull()
+      .references(() => webhookDeliveries.id),
+    attempt: integer("attempt").notNull(),
+    tenantId: tenantId("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    responseCode: integer("response_code"),
+    latencyMs: integer("latency_ms").notNull(),
+    error: text("error"),
+    createdAt: timestamptz("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.deliveryId, t.attempt] })],
+);
+
+export const outboxTopic = pgEnum("outbox_topic", ["payment", "refund", "webhook"]);
+
+/**
+ * Transactional outbox: a row is written in the same batch as the state change that needs a queue message, and
+ * marked dispatched once `send()` succeeded. The sweeper re-sends rows left undispatched.
+ */
+export const outbox = pgTable(
+  "outbox",
+  {
+    id: prefixedId("obx")("id").primaryKey(),
+    tenantId: tenantId("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    topic: outboxTopic("topic").notNull(),
+    payload: jsonb("payload").$type<Record<string, unknown>>().notNull(),
+    createdAt: timestamptz("created_at").notNull(),
+    dispatchedAt: timestamptz("dispatched_at"),
+  },
+  (t) => [
+    index("outbox_undispatched_idx")
+      .on(t.createdAt)
+      .where(sql`${t.dispatchedAt} is null`),
+  ],
+);

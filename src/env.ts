@@ -1,0 +1,18 @@
+/**
+ * The Worker's bindings. Vars, queues and datasets are declared in wrangler.toml (their types come from
+ * `wrangler types`); secrets and optional settings are added here because `wrangler types` cannot see them.
+ * Every value is validated once by `config.ts` before use.
+ */
+export interface Bindings extends Cloudflare.Env {
+  DATABASE_URL?: string;
+  DATABASE_URL_READ?: string;
+  /** Local Neon stand-in (`http://127.0.0.1:PORT`): routes the driver's HTTP and WebSocket traffic there. */
+  NEON_LOCAL_ENDPOINT?: string;
+  UPSTASH_REDIS_REST_URL?: string;
+  UPSTASH_REDIS_REST_TOKEN?: string;
+  /** Prefix of every Redis key (lets tests and several environments share one Redis). */
+  REDIS_PREFIX?: string;
+  /** Milliseconds before a Redis call is abandoned. */
+  REDIS_TIMEOUT_MS?: string;
+  CORS_ORIGINS?: string;
+}

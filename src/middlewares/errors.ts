@@ -1,0 +1,56 @@
+import type { Context, ErrorHandler, NotFoundHandler } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { AppEnv } from "../context";
+import { AppError, type ErrorCode, toProblem } from "../lib/errors";
+import { errorFields, log } from "../observability/logger";
+
+const fromStatus: Partial<Record<number, ErrorCode>> = {
+  400: "validation_error",
+  401: "unauthorized",
+  403: "forbidden",
+  404: "not_found",
+  405: "method_not_allowed",
+  413: "payload_too_large",
+  415: "unsupported_media_type",
+  429: "rate_limited",
+  503: "service_unavailable",
+};
+
+/** Maps anything thrown to an AppError: ours pass through, Hono's HTTPExceptions by status, the rest are 500s. */
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  if (err instanceof HTTPException) {
+    if (err.status === 400 && /json/i.test(err.message)) return new AppError("invalid_json", { detail: err.message });
+    const code = fromStatus[err.status];
+    if (code) return new AppError(code, { detail: err.message || undefined, cause: err });
+  }
+  return new AppError("internal_error", { cause: err });
+}
+
+/**
+ * Renders an error as RFC 9457 problem+json. Only details our own code wrote are shown; causes (upstream messages,
+ * SQL, stacks) go to the log.
+ */
+export function problemResponse(c: Context<AppEnv>, err: AppError): Response {
+  const requestId = c.get("requestId") ?? crypto.randomUUID();
+  const body = toProblem(err, new URL(c.req.url).pathname, requestId);
+  const headers = new Headers({ "Content-Type": "application/problem+json", "Request-Id": requestId });
+  for (const [k, v] of Object.entries(err.headers)) headers.set(k, v);
+  return new Response(JSON.stringify(body), { status: err.status, headers });
+}
+
+export const onError: ErrorHandler<AppEnv> = (err, c) => {
+  const appError = toAppError(err);
+  if (appError.status >= 500) {
+    log.error("request failed", {
+      request_id: c.get("requestId"),
+      path: new URL(c.req.url).pathname,
+      code: appError.code,
+      ...errorFields(appError.cause ?? err),
+    });
+  }
+  return problemResponse(c, appError);
+};
+
+export const notFound: NotFoundHandler<AppEnv> = (c) =>
+  problemResponse(c, new AppError("not_found", { detail: `No route for ${c.req.method} ${new URL(c.req.url).pathname}` }));

@@ -1,0 +1,52 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import type { App } from "../context";
+import { checkReadiness } from "../services/health";
+
+const dependency = z.object({
+  status: z.enum(["ok", "error", "disabled"]),
+  latency_ms: z.number().int(),
+});
+const readiness = z
+  .object({ status: z.enum(["ok", "unavailable"]), database: dependency, redis: dependency })
+  .openapi("Readiness");
+
+const health = createRoute({
+  method: "get",
+  path: "/health",
+  tags: ["Health"],
+  summary: "Liveness",
+  description: "Answers without touching any dependency.",
+  security: [],
+  responses: {
+    200: {
+      description: "The Worker is running.",
+      content: { "application/json": { schema: z.object({ status: z.literal("ok") }).openapi("Health") } },
+    },
+  },
+});
+
+const ready = createRoute({
+  method: "get",
+  path: "/ready",
+  tags: ["Health"],
+  summary: "Readiness",
+  description: "Checks Postgres (`select 1`) and Redis (`PING`), each within 500 ms, and reports their latency.",
+  security: [],
+  responses: {
+    200: { description: "All dependencies answer.", content: { "application/json": { schema: readiness } } },
+    503: { description: "A dependency failed or timed out.", content: { "application/json": { schema: readiness } } },
+  },
+});
+
+export function registerHealth(app: App): void {
+  app.openapi(health, (c) => c.json({ status: "ok" as const }, 200));
+  app.openapi(ready, async (c) => {
+    const result = await checkReadiness(c.var.services);
+    c.header("Cache-Control", "no-store");
+    if (result.status !== "ok") {
+      c.header("Retry-After", "5");
+      return c.json(result, 503);
+    }
+    return c.json(result, 200);
+  });
+}

@@ -1,0 +1,32 @@
+import type { Redis } from "@upstash/redis/cloudflare";
+import { createRedis } from "../cache/redis";
+import type { Config } from "../config";
+import { createHttpDb, createSql, type HttpDb } from "../db/client";
+
+/**
+ * The clients one request (or one queue batch) may use, built lazily on first access: a route that touches no
+ * database builds no database client. Never shared across requests (Workers forbid cross-request I/O objects).
+ */
+export class Services {
+  #db: HttpDb | undefined;
+  #sql: ReturnType<typeof createSql> | undefined;
+  #redis: Redis | null | undefined;
+
+  constructor(readonly config: Config) {}
+
+  get db(): HttpDb {
+    this.#db ??= createHttpDb(this.config);
+    return this.#db;
+  }
+
+  get sql() {
+    this.#sql ??= createSql(this.config);
+    return this.#sql;
+  }
+
+  /** `null` when Redis is not configured (development without Redis). */
+  get redis(): Redis | null {
+    if (this.#redis === undefined) this.#redis = this.config.redis ? createRedis(this.config.redis) : null;
+    return this.#redis;
+  }
+}

@@ -1,0 +1,55 @@
+import { randomBytes } from "node:crypto";
+import { createClient } from "redis";
+import type { TestProject } from "vitest/node";
+import { createDatabase, defaultDatabaseUrl, dropDatabase, migrateDatabase } from "../../dev/lib/db";
+import { startNeonStandIn } from "../../dev/neon/index";
+import { startUpstashStandIn } from "../../dev/upstash/index";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    databaseUrl: string;
+    neonUrl: string;
+    neonControlUrl: string;
+    upstashUrl: string;
+    upstashControlUrl: string;
+    upstashToken: string;
+    redisPrefix: string;
+  }
+}
+
+/**
+ * Starts the Neon and Upstash stand-ins over the machine's real Postgres and Redis for one test run: a fresh
+ * database with the migrations applied, and a Redis key prefix unique to the run. Everything is removed at the end.
+ */
+export default async function setup(project: TestProject) {
+  const runId = `${Date.now().toString(36)}_${randomBytes(3).toString("hex")}`;
+  const serverUrl = process.env.DATABASE_URL ?? defaultDatabaseUrl;
+  const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+  const database = `edgepay_test_${runId}`;
+  const redisPrefix = `test:${runId}:`;
+  const token = randomBytes(16).toString("hex");
+
+  const databaseUrl = await createDatabase(serverUrl, database);
+  await migrateDatabase(databaseUrl);
+  const neon = await startNeonStandIn({ upstream: databaseUrl });
+  const upstash = await startUpstashStandIn({ upstream: redisUrl, token });
+
+  project.provide("databaseUrl", databaseUrl);
+  project.provide("neonUrl", neon.url);
+  project.provide("neonControlUrl", neon.controlUrl);
+  project.provide("upstashUrl", upstash.url);
+  project.provide("upstashControlUrl", upstash.controlUrl);
+  project.provide("upstashToken", token);
+  project.provide("redisPrefix", redisPrefix);
+
+  return async () => {
+    await Promise.allSettled([neon.close(), upstash.close()]);
+    await dropDatabase(serverUrl, database);
+    const redis = createClient({ url: redisUrl });
+    await redis.connect();
+    for await (const keys of redis.scanIterator({ MATCH: `${redisPrefix}*`, COUNT: 500 })) {
+      if (keys.length > 0) await redis.del(keys);
+    }
+    await redis.quit();
+  };
+}

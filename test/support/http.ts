@@ -1,0 +1,32 @@
+import { exports } from "cloudflare:workers";
+
+/** Calls the Worker's `fetch` like a client would. */
+export function call(path: string, init: RequestInit = {}): Promise<Response> {
+  return exports.default.fetch(new Request(`http://edgepay.test${path}`, init));
+}
+
+/** A JSON request with the given method and body. */
+export function json(method: string, body: unknown, headers: Record<string, string> = {}): RequestInit {
+  return { method, body: JSON.stringify(body), headers: { "Content-Type": "application/json", ...headers } };
+}
+
+export async function problemOf(res: Response) {
+  expectProblemType(res);
+  return (await res.json()) as {
+    type: string;
+    title: string;
+    status: number;
+    detail?: string;
+    instance: string;
+    code: string;
+    request_id: string;
+    errors?: { path: string; message: string }[];
+  };
+}
+
+function expectProblemType(res: Response) {
+  const type = res.headers.get("Content-Type") ?? "";
+  if (!type.startsWith("application/problem+json")) {
+    throw new Error(`expected application/problem+json, got ${type || "no content type"} (status ${res.status})`);
+  }
+}

@@ -1,0 +1,48 @@
+import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        // Stand-in conformance and Node-side tooling: real clients in Node against the real Postgres and Redis.
+        test: {
+          name: "node",
+          include: ["test/conformance/**/*.test.ts", "test/node/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        // The Worker inside workerd, wired to the stand-ins started by the global setup.
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            main: "./src/index.ts",
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: {
+                APP_ENV: "test",
+                DATABASE_URL: inject("databaseUrl"),
+                NEON_LOCAL_ENDPOINT: inject("neonUrl"),
+                UPSTASH_REDIS_REST_URL: inject("upstashUrl"),
+                UPSTASH_REDIS_REST_TOKEN: inject("upstashToken"),
+                REDIS_PREFIX: inject("redisPrefix"),
+                TEST_NEON_CONTROL_URL: inject("neonControlUrl"),
+                TEST_UPSTASH_CONTROL_URL: inject("upstashControlUrl"),
+              },
+            },
+          })),
+        ],
+        test: {
+          name: "workers",
+          include: ["test/**/*.test.ts"],
+          exclude: ["test/conformance/**", "test/node/**"],
+          globalSetup: ["./test/setup/global.ts"],
+          testTimeout: 20_000,
+          hookTimeout: 30_000,
+        },
+      },
+    ],
+  },
+});
