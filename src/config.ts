@@ -5,17 +5,19 @@ const optionalUrl = (protocols: string[]) =>
   z
     .string()
     .trim()
-    .refine((v) => {
-      try {
-        return protocols.includes(new URL(v).protocol);
-      } catch {
-        return false;
-      }
-    }, `must be a ${protocols.join(" or ")} URL`)
+    .refine(
+      (v) => {
+        try {
+          return protocols.includes(new URL(v).protocol);
+        } catch {
+          return false;
+        }
+      },
+      `must be a ${protocols.join(" or ")} URL`,
+    )
     .optional();
 
-const intFromString = (def: number, min: number, max: number) =>
-  z.coerce.number().int().min(min).max(max).default(def);
+const intFromString = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
 
 const schema = z
   .object({
@@ -62,7 +64,10 @@ export interface Config {
 /** Thrown when the bindings are missing or malformed; its message names every offending binding. */
 export class ConfigError extends Error {
   override name = "ConfigError";
-  constructor(readonly bindings: string[], detail: string) {
+  constructor(
+    readonly bindings: string[],
+    detail: string,
+  ) {
     super(`Invalid Worker configuration: ${detail}`);
   }
 }

@@ -1,12 +1,15 @@
 import type { OpenAPIHono, RouteConfig, RouteHandler } from "@hono/zod-openapi";
 import type { Config } from "./config";
 import type { Bindings } from "./env";
+import type { Principal } from "./services/auth";
 import type { Services } from "./services/container";
 
 export interface Variables {
   requestId: string;
   config: Config;
   services: Services;
+  /** Set by `authenticate` on every /v1 route. */
+  principal: Principal;
 }
 
 export interface AppEnv {

@@ -77,12 +77,8 @@ export const users = pgTable(
   },
   (t) => [
     // Email is unique per tenant among live users, case-insensitively; also serves `GET /v1/users?email=`.
-    uniqueIndex("users_tenant_email_key")
-      .on(t.tenantId, sql`lower(${t.email})`)
-      .where(sql`${t.deletedAt} is null`),
-    index("users_tenant_id_idx")
-      .on(t.tenantId, t.id.desc())
-      .where(sql`${t.deletedAt} is null`),
+    uniqueIndex("users_tenant_email_key").on(t.tenantId, sql`lower(${t.email})`).where(sql`${t.deletedAt} is null`),
+    index("users_tenant_id_idx").on(t.tenantId, t.id.desc()).where(sql`${t.deletedAt} is null`),
   ],
 );
 
@@ -165,15 +161,16 @@ export const payments = pgTable(
     index("payments_tenant_status_idx").on(t.tenantId, t.status, t.id.desc()),
     index("payments_tenant_order_idx").on(t.tenantId, t.orderId, t.id.desc()),
     // The sweeper's "stuck in processing" scan touches only processing rows.
-    index("payments_processing_idx")
-      .on(t.updatedAt)
-      .where(sql`${t.status} = 'processing'`),
+    index("payments_processing_idx").on(t.updatedAt).where(sql`${t.status} = 'processing'`),
     check("payments_amount_check", sql`${t.amount} > 0`),
     check(
       "payments_refund_requested_check",
       sql`${t.amountRefundRequested} >= 0 and ${t.amountRefundRequested} <= ${t.amount}`,
     ),
-    check("payments_refunded_check", sql`${t.amountRefunded} >= 0 and ${t.amountRefunded} <= ${t.amountRefundRequested}`),
+    check(
+      "payments_refunded_check",
+      sql`${t.amountRefunded} >= 0 and ${t.amountRefunded} <= ${t.amountRefundRequested}`,
+    ),
   ],
 );
 
@@ -219,9 +216,7 @@ export const events = pgTable(
   (t) => [
     index("events_tenant_id_idx").on(t.tenantId, t.id.desc()),
     index("events_tenant_type_idx").on(t.tenantId, t.type, t.id.desc()),
-    index("events_tenant_failed_idx")
-      .on(t.tenantId, t.id.desc())
-      .where(sql`${t.deliverySuccess} = false`),
+    index("events_tenant_failed_idx").on(t.tenantId, t.id.desc()).where(sql`${t.deliverySuccess} = false`),
   ],
 );
 
@@ -234,16 +229,12 @@ export const webhookEndpoints = pgTable(
       .references(() => tenants.id),
     url: text("url").notNull(),
     events: text("events").array().notNull(),
-    /** HMAC signing secret (`whsec_…`); needed in clear to sign, so it is only readable by the service role. */
+    /** HMAC signing secret (`whsec_…`): needed in clear to sign deliveries; never returned after creation. */
     secret: text("secret").notNull(),
     createdAt: timestamptz("created_at").notNull(),
     deletedAt: timestamptz("deleted_at"),
   },
-  (t) => [
-    index("webhook_endpoints_tenant_id_idx")
-      .on(t.tenantId, t.id.desc())
-      .where(sql`${t.deletedAt} is null`),
-  ],
+  (t) => [index("webhook_endpoints_tenant_id_idx").on(t.tenantId, t.id.desc()).where(sql`${t.deletedAt} is null`)],
 );
 
 export const webhookDeliveries = pgTable(
@@ -309,9 +300,5 @@ export const outbox = pgTable(
     createdAt: timestamptz("created_at").notNull(),
     dispatchedAt: timestamptz("dispatched_at"),
   },
-  (t) => [
-    index("outbox_undispatched_idx")
-      .on(t.createdAt)
-      .where(sql`${t.dispatchedAt} is null`),
-  ],
+  (t) => [index("outbox_undispatched_idx").on(t.createdAt).where(sql`${t.dispatchedAt} is null`)],
 );

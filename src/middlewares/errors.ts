@@ -53,4 +53,7 @@ export const onError: ErrorHandler<AppEnv> = (err, c) => {
 };
 
 export const notFound: NotFoundHandler<AppEnv> = (c) =>
-  problemResponse(c, new AppError("not_found", { detail: `No route for ${c.req.method} ${new URL(c.req.url).pathname}` }));
+  problemResponse(
+    c,
+    new AppError("not_found", { detail: `No route for ${c.req.method} ${new URL(c.req.url).pathname}` }),
+  );

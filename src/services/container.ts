@@ -1,4 +1,5 @@
 import type { Redis } from "@upstash/redis/cloudflare";
+import { type Keys, redisKeys } from "../cache/keys";
 import { createRedis } from "../cache/redis";
 import type { Config } from "../config";
 import { createHttpDb, createSql, type HttpDb } from "../db/client";
@@ -12,7 +13,11 @@ export class Services {
   #sql: ReturnType<typeof createSql> | undefined;
   #redis: Redis | null | undefined;
 
-  constructor(readonly config: Config) {}
+  readonly keys: Keys;
+
+  constructor(readonly config: Config) {
+    this.keys = redisKeys(config.redis?.prefix ?? "ep:");
+  }
 
   get db(): HttpDb {
     this.#db ??= createHttpDb(this.config);

@@ -1,0 +1,13 @@
+/**
+ * Every Redis key the app uses, in one place. All are under the configured prefix; tenant data is namespaced by
+ * tenant so no key of one tenant can collide with another's.
+ */
+export function redisKeys(prefix: string) {
+  return {
+    auth: (secretHash: string) => `${prefix}auth:${secretHash}`,
+    object: (tenantId: string, id: string) => `${prefix}t:${tenantId}:obj:${id}`,
+    idempotency: (tenantId: string, key: string) => `${prefix}t:${tenantId}:idem:${key}`,
+    rateLimit: (scope: string) => `${prefix}rl:${scope}`,
+  };
+}
+export type Keys = ReturnType<typeof redisKeys>;

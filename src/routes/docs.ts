@@ -1,0 +1,37 @@
+import { Scalar } from "@scalar/hono-api-reference";
+import type { App } from "../context";
+
+export const openApiInfo = {
+  openapi: "3.1.0",
+  info: {
+    title: "edgepay API",
+    version: "1.0.0",
+    description:
+      "Multi-tenant payments API at the edge. JSON in and out, RFC 9457 errors, cursor-paginated lists, " +
+      "Idempotency-Key on POST, asynchronous payments with signed webhooks.",
+  },
+  servers: [{ url: "/" }],
+  tags: [
+    { name: "Users", description: "A tenant's customers." },
+    { name: "Orders", description: "What a user buys; amounts are computed by the server." },
+    { name: "Payments", description: "Asynchronous payments of orders." },
+    { name: "Events", description: "Everything that happened, as delivered to webhooks." },
+    { name: "Health", description: "Liveness and readiness." },
+  ],
+};
+
+/** `/openapi.json` (OpenAPI 3.1 generated from the route schemas) and `/docs` (Scalar reference). */
+export function registerDocs(app: App): void {
+  app.openAPIRegistry.registerComponent("securitySchemes", "ApiKey", {
+    type: "http",
+    scheme: "bearer",
+    description: "A secret API key (`sk_test_…` / `sk_live_…`) as a bearer token.",
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "OAuth2", {
+    type: "oauth2",
+    description: "Client credentials grant: client_id = API key id, client_secret = API key secret.",
+    flows: { clientCredentials: { tokenUrl: "/oauth/token", scopes: {} } },
+  });
+  app.doc31("/openapi.json", openApiInfo);
+  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "edgepay API reference" }));
+}

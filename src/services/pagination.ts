@@ -1,0 +1,35 @@
+import { asc, desc, gt, lt, type SQL } from "drizzle-orm";
+import type { PgColumn } from "drizzle-orm/pg-core";
+
+/** A page request: newest first, `limit` items after (older than) or before (newer than) a cursor ID. */
+export interface PageRequest {
+  limit: number;
+  startingAfter?: string | undefined;
+  endingBefore?: string | undefined;
+}
+
+export interface Page<T> {
+  data: T[];
+  hasMore: boolean;
+}
+
+/**
+ * Keyset pagination on a creation-ordered ID column (UUIDv7): no OFFSET, and a page never shifts when rows are
+ * inserted concurrently (new rows only appear before the first page). Fetches `limit + 1` rows to learn `has_more`.
+ * `ending_before` walks backwards (ascending) and the page is flipped back to newest-first.
+ */
+export function keyset(id: PgColumn, page: PageRequest): { where: SQL | undefined; orderBy: SQL; take: number } {
+  if (page.endingBefore) return { where: gt(id, page.endingBefore), orderBy: asc(id), take: page.limit + 1 };
+  return {
+    where: page.startingAfter ? lt(id, page.startingAfter) : undefined,
+    orderBy: desc(id),
+    take: page.limit + 1,
+  };
+}
+
+export function toPage<T>(rows: T[], page: PageRequest): Page<T> {
+  const hasMore = rows.length > page.limit;
+  const data = rows.slice(0, page.limit);
+  if (page.endingBefore) data.reverse();
+  return { data, hasMore };
+}
