@@ -91,10 +91,18 @@ export function uuidToId(prefix: IdPrefix, uuid: string): string {
   return `${prefix}_${encode32(bytes)}`;
 }
 
-/** The smallest uuid of a given millisecond: turns a `created_gte`/`created_lte` time into a bound on IDs. */
-export function uuidFloorForTime(ms: number): string {
-  const h = Math.max(0, Math.floor(ms)).toString(16).padStart(12, "0");
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-0000-0000-000000000000`;
+/**
+ * The smallest possible ID of a given millisecond. IDs sort by creation time, so `created_gte = t` is `id >=
+ * idFloor(t)` and `created_lte = t` is `id < idFloor(t + 1)`: date filters use the same index as the keyset.
+ */
+export function idFloor(prefix: IdPrefix, ms: number): string {
+  const bytes = new Uint8Array(16);
+  let v = Math.min(Math.max(0, Math.floor(ms)), 2 ** 48 - 1);
+  for (let i = 5; i >= 0; i--) {
+    bytes[i] = v % 256;
+    v = Math.floor(v / 256);
+  }
+  return `${prefix}_${encode32(bytes)}`;
 }
 
 /** The time (ms since epoch) an ID was created. */

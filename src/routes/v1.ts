@@ -1,7 +1,13 @@
 import type { App } from "../context";
+import { registerEvents } from "./events";
+import { registerOrders } from "./orders";
+import { registerPayments } from "./payments";
 import { registerUsers } from "./users";
 
 /** Every /v1 resource. A new resource file is registered here and nowhere else. */
 export function registerV1(app: App): void {
   registerUsers(app);
+  registerOrders(app);
+  registerPayments(app);
+  registerEvents(app);
 }

@@ -1,0 +1,28 @@
+import { type SQL, sql } from "drizzle-orm";
+import type { AppError } from "../lib/errors";
+import { pgCode } from "../lib/pg-errors";
+import type { HttpDb } from "./client";
+
+/**
+ * A batch statement that aborts the whole batch (nothing written) unless `condition` holds; see migration 0002.
+ * Lets a write and its precondition share one transaction and one round trip.
+ */
+export function requireThat(db: HttpDb, condition: SQL, what: string) {
+  return db.execute(sql`select edgepay_require(${condition}, ${what})`);
+}
+
+/** The `what` of a failed `requireThat`, if that is why the batch failed. */
+export function failedRequirement(err: unknown): string | undefined {
+  if (pgCode(err) !== "P0002") return undefined;
+  for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof Error && (e as { code?: unknown }).code === "P0002") return e.message;
+  }
+  return undefined;
+}
+
+/** Rethrows a failed requirement as the AppError the caller maps it to, anything else as is. */
+export function mapRequirement(err: unknown, map: Record<string, () => AppError>): never {
+  const what = failedRequirement(err);
+  const make = what ? map[what] : undefined;
+  throw make ? make() : err;
+}

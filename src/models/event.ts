@@ -1,0 +1,38 @@
+import type { events } from "../db/schema";
+
+export type EventRow = typeof events.$inferSelect;
+
+export const eventTypes = [
+  "payment.created",
+  "payment.succeeded",
+  "payment.failed",
+  "order.paid",
+  "order.canceled",
+  "order.refunded",
+  "refund.created",
+  "refund.succeeded",
+  "refund.failed",
+] as const;
+export type EventType = (typeof eventTypes)[number];
+
+export interface Event {
+  id: string;
+  object: "event";
+  type: string;
+  created_at: string;
+  data: { object: Record<string, unknown> };
+  pending_webhooks: number;
+  delivery_success: boolean | null;
+}
+
+export function toEvent(row: EventRow): Event {
+  return {
+    id: row.id,
+    object: "event",
+    type: row.type,
+    created_at: row.createdAt.toISOString(),
+    data: row.data,
+    pending_webhooks: row.pendingWebhooks,
+    delivery_success: row.deliverySuccess,
+  };
+}
