@@ -39,6 +39,8 @@ export default defineConfig({
           include: ["test/**/*.test.ts"],
           exclude: ["test/conformance/**", "test/node/**"],
           globalSetup: ["./test/setup/global.ts"],
+          // One file at a time: the round-trip tests read the stand-ins' global request counters.
+          fileParallelism: false,
           testTimeout: 20_000,
           hookTimeout: 30_000,
         },

@@ -32,6 +32,8 @@ const schema = z
     REDIS_PREFIX: z.string().max(64).default("ep:"),
     REDIS_TIMEOUT_MS: intFromString(250, 10, 10_000),
     CORS_ORIGINS: z.string().default(""),
+    RATE_LIMIT_FAIL_MODE: z.enum(["open", "closed"]).default("open"),
+    RATE_LIMIT_TIMEOUT_MS: intFromString(250, 10, 5_000),
   })
   .superRefine((v, ctx) => {
     if (Boolean(v.UPSTASH_REDIS_REST_URL) !== Boolean(v.UPSTASH_REDIS_REST_TOKEN)) {
@@ -59,6 +61,8 @@ export interface Config {
   /** `undefined` when Redis is not configured: caching and rate limiting are then off (development only). */
   redis: { url: string; token: string; prefix: string; timeoutMs: number } | undefined;
   corsOrigins: string[];
+  /** What the API does when the rate limiter cannot answer within `timeoutMs`. */
+  rateLimit: { failMode: "open" | "closed"; timeoutMs: number };
 }
 
 /** Thrown when the bindings are missing or malformed; its message names every offending binding. */
@@ -99,6 +103,7 @@ export function getConfig(env: Bindings): Config {
             timeoutMs: v.REDIS_TIMEOUT_MS,
           }
         : undefined,
+    rateLimit: { failMode: v.RATE_LIMIT_FAIL_MODE, timeoutMs: v.RATE_LIMIT_TIMEOUT_MS },
     corsOrigins: v.CORS_ORIGINS.split(",")
       .map((s) => s.trim())
       .filter(Boolean),

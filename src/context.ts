@@ -10,6 +10,10 @@ export interface Variables {
   services: Services;
   /** Set by `authenticate` on every /v1 route. */
   principal: Principal;
+  /** The Redis read of the object a GET serves, started in the rate limiter's pipeline (see guard). */
+  prefetched: { key: string; read: Promise<unknown> } | undefined;
+  /** The request's Idempotency-Key and fingerprint, when it sent one (routes that key effects in Postgres use it). */
+  idempotency: { key: string; fingerprint: string } | undefined;
 }
 
 export interface AppEnv {

@@ -15,4 +15,8 @@ export interface Bindings extends Cloudflare.Env {
   /** Milliseconds before a Redis call is abandoned. */
   REDIS_TIMEOUT_MS?: string;
   CORS_ORIGINS?: string;
+  /** `open` (default) or `closed`: whether requests pass when the rate limiter is down or slow. */
+  RATE_LIMIT_FAIL_MODE?: string;
+  /** Milliseconds the rate limiter may take before its fail mode applies (default 250). */
+  RATE_LIMIT_TIMEOUT_MS?: string;
 }

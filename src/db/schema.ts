@@ -151,6 +151,8 @@ export const payments = pgTable(
     amountRefundRequested: money("amount_refund_requested").notNull().default(0),
     amountRefunded: money("amount_refunded").notNull().default(0),
     idempotencyKey: text("idempotency_key").notNull(),
+    /** SHA-256 of method + path + body of the creating request: a retry with another body is a 422, even without Redis. */
+    requestFingerprint: text("request_fingerprint").notNull(),
     attempts: integer("attempts").notNull().default(0),
     createdAt: timestamptz("created_at").notNull(),
     updatedAt: timestamptz("updated_at").notNull(),
@@ -188,6 +190,7 @@ export const refunds = pgTable(
     status: refundStatus("status").notNull().default("pending"),
     failureCode: text("failure_code"),
     idempotencyKey: text("idempotency_key").notNull(),
+    requestFingerprint: text("request_fingerprint").notNull(),
     createdAt: timestamptz("created_at").notNull(),
     updatedAt: timestamptz("updated_at").notNull(),
   },

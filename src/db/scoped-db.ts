@@ -1,6 +1,7 @@
 import { type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { idToUuid } from "../lib/ids";
+import type { Telemetry } from "../observability/telemetry";
 import type { HttpDb } from "./client";
 
 type Results<T extends readonly BatchItem<"pg">[]> = { [K in keyof T]: Awaited<T[K]> };
@@ -17,25 +18,26 @@ export class ScopedDb {
   private constructor(
     readonly db: HttpDb,
     private readonly scopeSql: SQL,
+    private readonly telemetry: Telemetry | undefined,
   ) {}
 
-  static forTenant(db: HttpDb, tenantId: string): ScopedDb {
+  static forTenant(db: HttpDb, tenantId: string, telemetry?: Telemetry): ScopedDb {
     const uuid = idToUuid("ten", tenantId);
     return new ScopedDb(
       db,
       sql`select set_config('role', 'edgepay_app', true), set_config('app.tenant_id', ${uuid}, true)`,
+      telemetry,
     );
   }
 
-  static forService(db: HttpDb): ScopedDb {
-    return new ScopedDb(db, sql`select set_config('role', 'edgepay_service', true)`);
+  static forService(db: HttpDb, telemetry?: Telemetry): ScopedDb {
+    return new ScopedDb(db, sql`select set_config('role', 'edgepay_service', true)`, telemetry);
   }
 
   /** Runs the queries atomically (one transaction, one round trip) and returns their results in order. */
   async batch<const T extends readonly [BatchItem<"pg">, ...BatchItem<"pg">[]]>(queries: T): Promise<Results<T>> {
-    const all = (await this.db.batch([this.db.execute(this.scopeSql), ...queries] as unknown as [
-      BatchItem<"pg">,
-    ])) as unknown[];
+    const send = () => this.db.batch([this.db.execute(this.scopeSql), ...queries] as unknown as [BatchItem<"pg">]);
+    const all = (await (this.telemetry ? this.telemetry.db(send) : send())) as unknown[];
     return all.slice(1) as Results<T>;
   }
 

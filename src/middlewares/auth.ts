@@ -3,7 +3,6 @@ import type { AppEnv } from "../context";
 import { AppError } from "../lib/errors";
 import { apiKeySecretPattern } from "../services/api-keys-core";
 import { type Principal, principalForApiKey } from "../services/auth";
-import { can, type Permission } from "../services/permissions";
 
 const bearer = /^Bearer\s+(\S+)\s*$/i;
 
@@ -25,16 +24,5 @@ export const authenticate = (): MiddlewareHandler<AppEnv> =>
     }
     if (!principal) throw unauthorized("The credential is invalid, expired or revoked.");
     c.set("principal", principal);
-    await next();
-  };
-
-/** 403 unless the caller's role grants `permission`. Declared on each route through `defineRoute`. */
-export const requirePermission = (permission: Permission): MiddlewareHandler<AppEnv> =>
-  async function requirePermission(c, next) {
-    const principal = c.get("principal");
-    if (!principal) throw unauthorized("Authentication required.");
-    if (!can(principal.role, permission)) {
-      throw new AppError("forbidden", { detail: `This credential's role (${principal.role}) lacks ${permission}.` });
-    }
     await next();
   };

@@ -1,5 +1,6 @@
 import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { AppEnv } from "../context";
 import { AppError, type ErrorCode, toProblem } from "../lib/errors";
 import { errorFields, log } from "../observability/logger";
@@ -34,9 +35,12 @@ export function toAppError(err: unknown): AppError {
 export function problemResponse(c: Context<AppEnv>, err: AppError): Response {
   const requestId = c.get("requestId") ?? crypto.randomUUID();
   const body = toProblem(err, new URL(c.req.url).pathname, requestId);
-  const headers = new Headers({ "Content-Type": "application/problem+json", "Request-Id": requestId });
-  for (const [k, v] of Object.entries(err.headers)) headers.set(k, v);
-  return new Response(JSON.stringify(body), { status: err.status, headers });
+  // newResponse keeps headers the request already earned (RateLimit-*, Cache-Status) on the error response.
+  return c.newResponse(JSON.stringify(body), err.status as ContentfulStatusCode, {
+    ...err.headers,
+    "Content-Type": "application/problem+json",
+    "Request-Id": requestId,
+  });
 }
 
 export const onError: ErrorHandler<AppEnv> = (err, c) => {

@@ -20,6 +20,12 @@ export const openApiInfo = {
   ],
 };
 
+/**
+ * Scalar's browser bundle, served from this Worker's static assets (copied from node_modules by
+ * dev/copy-assets.mjs) so /docs works offline and loads no third-party script.
+ */
+export const scalarBundle = "/vendor/scalar-api-reference.js";
+
 /** `/openapi.json` (OpenAPI 3.1 generated from the route schemas) and `/docs` (Scalar reference). */
 export function registerDocs(app: App): void {
   app.openAPIRegistry.registerComponent("securitySchemes", "ApiKey", {
@@ -33,5 +39,5 @@ export function registerDocs(app: App): void {
     flows: { clientCredentials: { tokenUrl: "/oauth/token", scopes: {} } },
   });
   app.doc31("/openapi.json", openApiInfo);
-  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "edgepay API reference" }));
+  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "edgepay API reference", cdn: scalarBundle }));
 }

@@ -13,6 +13,7 @@ const readiness = z
 const health = createRoute({
   method: "get",
   path: "/health",
+  operationId: "getHealth",
   tags: ["Health"],
   summary: "Liveness",
   description: "Answers without touching any dependency.",
@@ -28,6 +29,7 @@ const health = createRoute({
 const ready = createRoute({
   method: "get",
   path: "/ready",
+  operationId: "getReady",
   tags: ["Health"],
   summary: "Readiness",
   description: "Checks Postgres (`select 1`) and Redis (`PING`), each within 500 ms, and reports their latency.",

@@ -1,10 +1,10 @@
 import { z } from "@hono/zod-openapi";
 import type { App } from "../context";
-import { AppError } from "../lib/errors";
 import { isId } from "../lib/ids";
 import { currencies, maxAmount } from "../lib/money";
 import { toOrder } from "../models/order";
 import { cancelOrder, createOrder, getOrder, listOrders } from "../services/orders";
+import { cachedObject, cacheWrite, objectKeyFromPath } from "./cached";
 import { defineRoute, idParam, jsonBody, jsonResponse } from "./kit";
 import { listOf, listQuery, pageRequest, toList } from "./lists";
 import { tenantDb } from "./scope";
@@ -98,7 +98,9 @@ const get = defineRoute({
   path: "/v1/orders/{id}",
   tags: ["Orders"],
   summary: "Retrieve an order",
+  description: "Served from the cache when possible (`Cache-Status`).",
   permission: "orders:read",
+  prefetchKey: objectKeyFromPath("ord"),
   problems: [404],
   request: { params },
   responses: { 200: jsonResponse(Order, "The order.") },
@@ -129,12 +131,16 @@ export function registerOrders(app: App): void {
   app.openapi(get, async (c) => {
     const { db, tenantId } = tenantDb(c);
     const { id } = c.req.valid("param");
-    const row = await getOrder(db, tenantId, id);
-    if (!row) throw new AppError("not_found", { detail: `No such order: ${id}` });
-    return c.json(toOrder(row), 200);
+    const order = await cachedObject(c, "ord", id, async () => {
+      const row = await getOrder(db, tenantId, id);
+      return row && toOrder(row);
+    });
+    return c.json(order, 200);
   });
   app.openapi(cancel, async (c) => {
     const { db, tenantId } = tenantDb(c);
-    return c.json(toOrder(await cancelOrder(db, tenantId, c.req.valid("param").id)), 200);
+    const order = toOrder(await cancelOrder(db, tenantId, c.req.valid("param").id));
+    await cacheWrite(c, order.id, order);
+    return c.json(order, 200);
   });
 }

@@ -1,9 +1,9 @@
 import { z } from "@hono/zod-openapi";
 import type { App } from "../context";
-import { AppError } from "../lib/errors";
 import { isId } from "../lib/ids";
 import { toPayment } from "../models/payment";
 import { getPayment, listPayments } from "../services/payments";
+import { cachedObject, objectKeyFromPath } from "./cached";
 import { defineRoute, idParam, jsonResponse } from "./kit";
 import { listOf, listQuery, pageRequest, toList } from "./lists";
 import { tenantDb } from "./scope";
@@ -50,7 +50,9 @@ const get = defineRoute({
   path: "/v1/payments/{id}",
   tags: ["Payments"],
   summary: "Retrieve a payment",
+  description: "Served from the cache when possible (`Cache-Status`); the cache is updated by whoever changes it.",
   permission: "payments:read",
+  prefetchKey: objectKeyFromPath("pay"),
   problems: [404],
   request: { params: idParam("pay", example) },
   responses: { 200: jsonResponse(Payment, "The payment.") },
@@ -65,8 +67,10 @@ export function registerPayments(app: App): void {
   app.openapi(get, async (c) => {
     const { db, tenantId } = tenantDb(c);
     const { id } = c.req.valid("param");
-    const row = await getPayment(db, tenantId, id);
-    if (!row) throw new AppError("not_found", { detail: `No such payment: ${id}` });
-    return c.json(toPayment(row), 200);
+    const payment = await cachedObject(c, "pay", id, async () => {
+      const row = await getPayment(db, tenantId, id);
+      return row && toPayment(row);
+    });
+    return c.json(payment, 200);
   });
 }

@@ -1,9 +1,9 @@
 import type { Context } from "hono";
 import type { AppEnv } from "../context";
-import { ScopedDb } from "../db/scoped-db";
+import type { ScopedDb } from "../db/scoped-db";
 
 /** The caller's tenant and a database handle confined to it (the only way routes reach tenant data). */
 export function tenantDb(c: Context<AppEnv>): { db: ScopedDb; tenantId: string } {
   const { tenantId } = c.var.principal;
-  return { db: ScopedDb.forTenant(c.var.services.db, tenantId), tenantId };
+  return { db: c.var.services.tenantDb(tenantId), tenantId };
 }

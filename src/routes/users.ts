@@ -3,6 +3,7 @@ import type { App } from "../context";
 import { AppError } from "../lib/errors";
 import { toUser } from "../models/user";
 import { createUser, deleteUser, getUser, listUsers, updateUser } from "../services/users";
+import { cachedObject, cacheWrite, objectKeyFromPath } from "./cached";
 import { defineRoute, idParam, jsonBody, jsonResponse } from "./kit";
 import { listOf, listQuery, pageRequest, toList } from "./lists";
 import { tenantDb } from "./scope";
@@ -70,7 +71,9 @@ const get = defineRoute({
   path: "/v1/users/{id}",
   tags: ["Users"],
   summary: "Retrieve a user",
+  description: "Served from the cache when possible (`Cache-Status`).",
   permission: "users:read",
+  prefetchKey: objectKeyFromPath("usr"),
   problems: [404],
   request: { params },
   responses: { 200: jsonResponse(User, "The user.") },
@@ -112,21 +115,26 @@ export function registerUsers(app: App): void {
   app.openapi(get, async (c) => {
     const { db, tenantId } = tenantDb(c);
     const { id } = c.req.valid("param");
-    const row = await getUser(db, tenantId, id);
-    if (!row) throw notFound(id);
-    return c.json(toUser(row), 200);
+    const user = await cachedObject(c, "usr", id, async () => {
+      const row = await getUser(db, tenantId, id);
+      return row && toUser(row);
+    });
+    return c.json(user, 200);
   });
   app.openapi(update, async (c) => {
     const { db, tenantId } = tenantDb(c);
     const { id } = c.req.valid("param");
     const row = await updateUser(db, tenantId, id, c.req.valid("json"));
     if (!row) throw notFound(id);
-    return c.json(toUser(row), 200);
+    const user = toUser(row);
+    await cacheWrite(c, id, user);
+    return c.json(user, 200);
   });
   app.openapi(remove, async (c) => {
     const { db, tenantId } = tenantDb(c);
     const { id } = c.req.valid("param");
     if (!(await deleteUser(db, tenantId, id))) throw notFound(id);
+    await cacheWrite(c, id, null, Date.now());
     return c.json({ id, object: "user" as const, deleted: true as const }, 200);
   });
 }

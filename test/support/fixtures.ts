@@ -38,6 +38,7 @@ export async function insertPayment(
       currency: "usd",
       paymentMethod: "pm_card_visa",
       idempotencyKey: crypto.randomUUID(),
+      requestFingerprint: "test-fixture",
       createdAt: now,
       updatedAt: now,
       ...fields,

@@ -30,3 +30,21 @@ function expectProblemType(res: Response) {
     throw new Error(`expected application/problem+json, got ${type || "no content type"} (status ${res.status})`);
   }
 }
+
+/**
+ * Calls the Worker's fetch handler directly with (optionally) modified bindings, and waits for everything it
+ * handed to `waitUntil` — for tests that need background work (cache fills) done, or another configuration.
+ */
+export async function callDirect(path: string, init: RequestInit = {}, overrides: Record<string, string> = {}) {
+  const { env } = await import("cloudflare:workers");
+  const { createExecutionContext, waitOnExecutionContext } = await import("cloudflare:test");
+  const worker = (await import("../../src/index")).default;
+  const ctx = createExecutionContext();
+  const res = await worker.fetch(
+    new Request(`http://edgepay.test${path}`, init) as Request<unknown, IncomingRequestCfProperties>,
+    { ...env, ...overrides },
+    ctx,
+  );
+  await waitOnExecutionContext(ctx);
+  return res;
+}

@@ -1,0 +1,170 @@
+import type { Redis } from "@upstash/redis/cloudflare";
+import { withDeadline } from "../lib/deadline";
+import { log } from "../observability/logger";
+import type { CacheStatus, Telemetry } from "../observability/telemetry";
+
+/*
+ * Cache-aside for GET-by-id objects (users, orders, payments) in Redis ("L2"). Design notes (docs/caching.md):
+ * - Values are stored as `<version>|<json>`; version = the row's updated_at (ms). Writers and fillers both use
+ *   SET-IF-NEWER (a Lua script), so a slow filler holding an old row can never overwrite a newer write.
+ * - Every write path puts the new object (write-through) before answering, so a write is visible to the next read
+ *   from any isolate. No in-isolate copy of objects is kept for that reason; the in-isolate layer is single-flight.
+ * - A soft expiry inside the entry triggers stale-while-revalidate: the stale value is served and ONE isolate (a
+ *   SET NX lock) refreshes it in waitUntil — no cross-isolate stampede when a hot key ages out.
+ * - 404s are cached briefly as `0|null` (version 0 loses to any real write).
+ */
+export const objectTtl = { softMs: 60_000, hardMs: 600_000, negativeMs: 10_000, lockMs: 5_000 } as const;
+
+const setIfNewer = `
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local v = tonumber(string.match(cur, '^(%d+)|'))
+  if v and v > tonumber(ARGV[2]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+return 1`;
+
+export interface Entry<T> {
+  value: T | null;
+  version: number;
+  /** Epoch ms after which the entry should be refreshed. */
+  softExpiry: number;
+}
+
+export function encodeEntry<T>(value: T | null, version: number, softExpiry: number): string {
+  return `${version}|${softExpiry}|${JSON.stringify(value)}`;
+}
+
+export function decodeEntry<T>(raw: unknown): Entry<T> | undefined {
+  if (typeof raw !== "string") return undefined;
+  const a = raw.indexOf("|");
+  const b = raw.indexOf("|", a + 1);
+  if (a < 0 || b < 0) return undefined;
+  try {
+    return {
+      version: Number(raw.slice(0, a)),
+      softExpiry: Number(raw.slice(a + 1, b)),
+      value: JSON.parse(raw.slice(b + 1)),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** One DB load per key per isolate at a time; concurrent misses share it. */
+const inflight = new Map<string, Promise<unknown>>();
+
+export function singleFlight<T>(key: string, load: () => Promise<T>): Promise<T> {
+  const running = inflight.get(key) as Promise<T> | undefined;
+  if (running) return running;
+  const p = load().finally(() => inflight.delete(key));
+  inflight.set(key, p);
+  return p;
+}
+
+export interface ObjectCacheDeps {
+  redis: Redis | null;
+  telemetry: Telemetry;
+  timeoutMs: number;
+  waitUntil: (p: Promise<unknown>) => void;
+}
+
+/** Reads an entry (use `prefetch` on the hot path so the read shares the rate limiter's pipeline). */
+export function prefetch(redis: Redis, key: string): Promise<unknown> {
+  // GETEX (no options) reads like GET but is not a "read" command for the client's auto-pipeliner, so it lands in
+  // the same pipeline as the rate limiter's EVALSHA: one HTTP request for both.
+  const p = redis.getex(key);
+  p.catch(() => {});
+  return p;
+}
+
+export interface CachedResult<T> {
+  value: T | null;
+  status: CacheStatus;
+}
+
+/**
+ * Cache-aside read: the prefetched (or freshly read) Redis entry if there is one, else `load()` (single-flight),
+ * filled back in waitUntil. Redis failures degrade to the database, never to an error.
+ */
+export async function readThrough<T extends { updated_at?: string }>(
+  deps: ObjectCacheDeps,
+  key: string,
+  pending: Promise<unknown> | undefined,
+  load: () => Promise<T | null>,
+): Promise<CachedResult<T>> {
+  let entry: Entry<T> | undefined;
+  if (deps.redis) {
+    const read = pending ?? deps.telemetry.redis(() => deps.redis?.getex(key) ?? Promise.resolve(null));
+    entry = decodeEntry<T>(
+      await withDeadline(
+        read.catch(() => null),
+        deps.timeoutMs,
+        () => null,
+      ),
+    );
+  }
+  if (entry) {
+    if (entry.softExpiry < Date.now() && deps.redis) deps.waitUntil(revalidate(deps, key, load));
+    return { value: entry.value, status: "hit" };
+  }
+  const value = await singleFlight(key, load);
+  if (deps.redis) deps.waitUntil(put(deps, key, value));
+  return { value, status: deps.redis ? "miss" : "bypass" };
+}
+
+async function revalidate<T extends { updated_at?: string }>(
+  deps: ObjectCacheDeps,
+  key: string,
+  load: () => Promise<T | null>,
+): Promise<void> {
+  const redis = deps.redis;
+  if (!redis) return;
+  try {
+    const locked = await redis.set(`${key}:lock`, "1", { nx: true, px: objectTtl.lockMs });
+    if (locked !== "OK") return;
+    await put(deps, key, await singleFlight(key, load));
+  } catch (err) {
+    log.warn("cache revalidation failed", { key, error_message: (err as Error).message });
+  }
+}
+
+/**
+ * Writes the object's current state (write-through), or a short negative entry for `null`. Never overwrites a newer
+ * version. Returns false (logged) when Redis could not be updated.
+ */
+export async function put<T extends { updated_at?: string }>(
+  deps: Pick<ObjectCacheDeps, "redis" | "telemetry">,
+  key: string,
+  value: T | null,
+  /** Defaults to the object's updated_at; a deletion passes its own time so older fills cannot resurrect it. */
+  versionMs?: number,
+): Promise<boolean> {
+  const redis = deps.redis;
+  if (!redis) return true;
+  const version = versionMs ?? (value?.updated_at ? Date.parse(value.updated_at) : 0);
+  const now = Date.now();
+  const ttl = value ? objectTtl.hardMs : objectTtl.negativeMs;
+  const soft = value ? now + objectTtl.softMs : now + objectTtl.negativeMs;
+  try {
+    const script = redis.createScript<number>(setIfNewer);
+    await deps.telemetry.redis(() =>
+      script.exec([key], [encodeEntry(value, version, soft), String(version), String(ttl)]),
+    );
+    return true;
+  } catch (err) {
+    log.warn("cache write failed", { key, error_message: (err as Error).message });
+    return false;
+  }
+}
+
+/** Forgets an object whose new state is not at hand (e.g. changed by a bulk statement). */
+export async function invalidate(deps: Pick<ObjectCacheDeps, "redis" | "telemetry">, key: string): Promise<void> {
+  const redis = deps.redis;
+  if (!redis) return;
+  try {
+    await deps.telemetry.redis(() => redis.del(key));
+  } catch (err) {
+    log.warn("cache invalidation failed", { key, error_message: (err as Error).message });
+  }
+}

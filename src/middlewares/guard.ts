@@ -1,0 +1,131 @@
+import type { Context, MiddlewareHandler } from "hono";
+import { prefetch } from "../cache/object-cache";
+import { blockedLocally, type LimitResult, type LimitScope, limitRequest } from "../cache/ratelimit";
+import type { AppEnv } from "../context";
+import { withDeadline } from "../lib/deadline";
+import { AppError } from "../lib/errors";
+import { log } from "../observability/logger";
+import { can, type Permission } from "../services/permissions";
+import { unauthorized } from "./auth";
+import { claim, decide, finish, prepareIdempotency } from "./idempotency";
+
+export interface GuardOptions {
+  permission: Permission;
+  /** Limits counted for this route (all in one pipeline). */
+  limits: LimitScope[];
+  /** Redis key of the object this GET will read, prefetched in the rate limiter's pipeline. */
+  prefetchKey?: ((c: Context<AppEnv>) => string | undefined) | undefined;
+  /**
+   * Idempotency-Key handling for POSTs: `optional` (honoured when sent) or `required`. `dbBacked` routes also key
+   * their effect in Postgres, so they keep working (without replay from Redis) when Redis is down.
+   */
+  idempotency?: { required: boolean; dbBacked: boolean } | undefined;
+}
+
+function rateLimitHeaders(c: Context<AppEnv>, r: LimitResult): void {
+  c.header("RateLimit-Limit", String(r.limit));
+  c.header("RateLimit-Remaining", String(Math.max(0, r.remaining)));
+  c.header("RateLimit-Reset", String(Math.max(0, Math.ceil((r.reset - Date.now()) / 1000))));
+}
+
+/** The most restrictive of several limit results (the one with the fewest remaining requests). */
+function tightest(results: LimitResult[]): LimitResult {
+  return results.reduce((a, b) =>
+    b.outcome === "blocked" || b.outcome === "fail_closed" || b.remaining < a.remaining ? b : a,
+  );
+}
+
+/**
+ * Per-route guard, declared through `defineRoute`: permission (403), then the rate limits. The limiter call(s) and
+ * the prefetch of the object a GET will read are issued in the same tick, so the client's auto-pipelining sends
+ * them as ONE Upstash request. A caller already blocked is refused from the ephemeral cache with no request.
+ */
+export const guard = (opts: GuardOptions): MiddlewareHandler<AppEnv> =>
+  async function guard(c, next) {
+    const principal = c.get("principal");
+    if (!principal) throw unauthorized("Authentication required.");
+    if (!can(principal.role, opts.permission)) {
+      throw new AppError("forbidden", {
+        detail: `This credential's role (${principal.role}) lacks ${opts.permission}.`,
+      });
+    }
+    const { config, telemetry } = c.var.services;
+    const redis = c.var.services.redis;
+    const idem = opts.idempotency ? await prepareIdempotency(c, opts.idempotency.required) : undefined;
+    if (!redis || !config.redis) {
+      // Development without Redis: no rate limits, caching or Redis-side idempotency (announced by /ready).
+      telemetry.rateLimit = "skipped";
+      return next();
+    }
+    const id = `key:${principal.keyId}`;
+    const local = opts.limits.map((scope) =>
+      blockedLocally(config.redis?.prefix ?? "", scope, principal.tenantPlan, id),
+    );
+    const alreadyBlocked = local.find((r) => r !== undefined);
+    let result: LimitResult;
+    let claimed: ReturnType<typeof claim> | undefined;
+    if (alreadyBlocked) {
+      result = alreadyBlocked;
+    } else {
+      const waitUntil = (p: Promise<unknown>) => c.executionCtx.waitUntil(p.catch(() => {}));
+      const counting = opts.limits.map((scope) =>
+        limitRequest({
+          redis,
+          redisPrefix: config.redis?.prefix ?? "",
+          scope,
+          plan: principal.tenantPlan,
+          identifier: id,
+          timeoutMs: config.rateLimit.timeoutMs,
+          failMode: config.rateLimit.failMode,
+          waitUntil,
+        }),
+      );
+      const key = opts.prefetchKey?.(c);
+      if (key) c.set("prefetched", { key, read: prefetch(redis, key) });
+      if (idem) claimed = claim(redis, idem);
+      result = tightest(await telemetry.redis(() => Promise.all(counting)));
+    }
+    telemetry.rateLimit = result.outcome;
+    rateLimitHeaders(c, result);
+    if (result.outcome === "fail_open" || result.outcome === "fail_closed") {
+      log.warn("rate limiter unavailable", { outcome: result.outcome, request_id: c.get("requestId") });
+    }
+    if (result.outcome === "fail_closed") {
+      throw new AppError("service_unavailable", {
+        detail: "Rate limiting is unavailable; retry shortly.",
+        headers: { "Retry-After": "1" },
+      });
+    }
+    if (result.outcome === "blocked") {
+      // Refused requests are not stored: give the key back if we took it.
+      if (idem && claimed)
+        c.executionCtx.waitUntil(claimed.then((prev) => (prev ? undefined : finish(redis, idem, undefined))));
+      const retryAfter = String(Math.max(1, Math.ceil((result.reset - Date.now()) / 1000)));
+      throw new AppError("rate_limited", {
+        detail: "Too many requests for this credential; retry after the indicated time.",
+        headers: { "Retry-After": retryAfter },
+      });
+    }
+    if (!idem || !claimed) return next();
+
+    let previous: Awaited<typeof claimed>;
+    try {
+      previous = await withDeadline(claimed, config.redis.timeoutMs * 2, () => {
+        throw new Error("idempotency claim timed out");
+      });
+    } catch (err) {
+      log.warn("idempotency store unavailable", {
+        request_id: c.get("requestId"),
+        error_message: (err as Error).message,
+      });
+      if (opts.idempotency?.dbBacked) return next();
+      throw new AppError("service_unavailable", {
+        detail: "Idempotency keys cannot be honoured right now; retry shortly.",
+        headers: { "Retry-After": "1" },
+      });
+    }
+    const replay = decide(c, idem, previous);
+    if (replay) return replay;
+    await next();
+    await finish(redis, idem, c.res);
+  };
