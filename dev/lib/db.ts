@@ -48,3 +48,23 @@ export async function migrateDatabase(url: string): Promise<void> {
     await client.end();
   }
 }
+
+/**
+ * Creates the database a URL names when the server says it does not exist (SQLSTATE 3D000), connecting through the
+ * server's `postgres` database. Lets `DATABASE_URL=postgres://…/edgepay_dev npm run dev` work on a fresh server.
+ * Returns true when it created the database.
+ */
+export async function ensureDatabaseExists(url: string): Promise<boolean> {
+  const probe = new pg.Client({ connectionString: url });
+  try {
+    await probe.connect();
+    return false;
+  } catch (err) {
+    if ((err as { code?: string }).code !== "3D000") throw err;
+  } finally {
+    await probe.end().catch(() => {});
+  }
+  const database = decodeURIComponent(new URL(url).pathname.slice(1));
+  await createDatabase(withDatabase(url, "postgres"), database);
+  return true;
+}

@@ -92,6 +92,8 @@ export async function startHttpStandIn(opts: HttpStandInOptions): Promise<StandI
   let latencyMs = opts.latencyMs ?? 0;
   let fault: FaultMode = "none";
   const sockets = new Set<Socket>();
+  /** Sockets whose request was left unanswered by the `hang` fault: only these are dropped when it is lifted. */
+  const hung = new Set<Duplex>();
   const count = (endpoint: string) => {
     counters[endpoint] = (counters[endpoint] ?? 0) + 1;
   };
@@ -99,7 +101,11 @@ export async function startHttpStandIn(opts: HttpStandInOptions): Promise<StandI
 
   const server = createServer(async (req, res) => {
     count(endpointOf(req));
-    if (fault === "hang") return; // never answered; the socket is destroyed on close or when the fault is lifted
+    if (fault === "hang") {
+      hung.add(req.socket); // never answered; the socket is destroyed on close or when the fault is lifted
+      req.socket.once("close", () => hung.delete(req.socket));
+      return;
+    }
     if (fault === "error") return json(res, 503, { error: `${opts.name} stand-in: injected fault` });
     if (latencyMs > 0) await sleep(latencyMs);
     try {
@@ -120,7 +126,11 @@ export async function startHttpStandIn(opts: HttpStandInOptions): Promise<StandI
       socket.end("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n");
       return;
     }
-    if (fault === "hang") return;
+    if (fault === "hang") {
+      hung.add(socket);
+      socket.once("close", () => hung.delete(socket));
+      return;
+    }
     if (latencyMs > 0) await sleep(latencyMs);
     opts.upgrade(req, socket, head);
   });
@@ -133,8 +143,10 @@ export async function startHttpStandIn(opts: HttpStandInOptions): Promise<StandI
     if (mode === "refuse" && before !== "refuse") await closeServer(server, sockets);
     if (mode !== "refuse" && before === "refuse") await listen(server, port, host);
     if (before === "hang" && mode !== "hang") {
-      // Drop the connections that were left hanging so clients do not wait forever.
-      for (const s of sockets) s.destroy();
+      // Drop the connections that were left hanging so clients do not wait forever; idle keep-alive connections
+      // stay, or a client would reuse a socket that is being destroyed and fail its next request.
+      for (const s of hung) s.destroy();
+      hung.clear();
     }
   };
 

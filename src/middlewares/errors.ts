@@ -17,9 +17,33 @@ const fromStatus: Partial<Record<number, ErrorCode>> = {
   503: "service_unavailable",
 };
 
-/** Maps anything thrown to an AppError: ours pass through, Hono's HTTPExceptions by status, the rest are 500s. */
+/**
+ * True for failures to reach a dependency (network error, timeout, HTTP 5xx from Neon or Upstash) as opposed to a
+ * query Postgres rejected (which carries a SQLSTATE and is a bug → 500).
+ */
+export function isDependencyOutage(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (!(e instanceof Error)) continue;
+    if (e.name === "AbortError" || e.name === "TimeoutError") return true;
+    if (/^(Error connecting to database|Server error \(HTTP status)/.test(e.message)) return true;
+    if (e.name === "UpstashError" || /fetch failed|Network connection lost|connect\(\)/i.test(e.message)) return true;
+  }
+  return false;
+}
+
+/**
+ * Maps anything thrown to an AppError: ours pass through, Hono's HTTPExceptions by status, dependency outages are
+ * 503 with Retry-After (contract), the rest are 500s.
+ */
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
+  if (isDependencyOutage(err)) {
+    return new AppError("service_unavailable", {
+      detail: "A dependency is temporarily unavailable; retry shortly.",
+      headers: { "Retry-After": "2" },
+      cause: err,
+    });
+  }
   if (err instanceof HTTPException) {
     if (err.status === 400 && /json/i.test(err.message)) return new AppError("invalid_json", { detail: err.message });
     const code = fromStatus[err.status];

@@ -1,0 +1,73 @@
+import { spawn } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { PGlite } from "@electric-sql/pglite";
+import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
+import { freePort, pipeLines, stopChild } from "./proc";
+
+/** A local server the dev runner started and must stop. */
+export interface LocalService {
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * An embedded Postgres (PGlite, WebAssembly) persisted in `dataDir`, reachable over the Postgres wire protocol on a
+ * free loopback port so that `pg`, the migrator and the Neon stand-in can use it like a server. The first start
+ * runs initdb (several seconds); later starts reopen the files. PGlite is one session shared by every connection:
+ * fine for one developer, not for tests.
+ */
+export async function startPGlite(dataDir: string): Promise<LocalService> {
+  mkdirSync(dataDir, { recursive: true });
+  const db = await PGlite.create({ dataDir });
+  const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: await freePort(), maxConnections: 32 });
+  await server.start();
+  return {
+    url: `postgres://postgres@${server.getServerConn()}/postgres`,
+    async close() {
+      await server.stop();
+      await db.close(); // flushes to disk: skipping it can leave the data dir needing recovery
+    },
+  };
+}
+
+/**
+ * A private, memory-only `redis-server` on a free loopback port (nothing written to disk), stopped with the runner.
+ * Rejects if it does not report "Ready to accept connections" within 10 s.
+ */
+export async function startPrivateRedis(binary: string): Promise<LocalService> {
+  const port = await freePort();
+  const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", tmpdir()];
+  const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
+  // Its log is noise while all is well (banner, memory-overcommit advice): kept and shown only if it fails to start;
+  // lines mentioning an error are shown at once.
+  const early: string[] = [];
+  const ready = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("redis-server did not become ready within 10 s")), 10_000);
+    const onLine = (line: string) => {
+      if (early.length < 100) early.push(line);
+      if (line.includes("Ready to accept connections")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    const errorsOnly = (line: string) => /error|fail|denied/i.test(line) && !line.includes("overcommit");
+    pipeLines(child.stdout, "redis", onLine, errorsOnly);
+    pipeLines(child.stderr, "redis", onLine);
+    child.once("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`redis-server exited early (${signal ?? `code ${code}`})`));
+    });
+  });
+  try {
+    await ready;
+  } catch (err) {
+    await stopChild(child, "SIGKILL");
+    throw new Error(`${(err as Error).message}\n${early.join("\n")}`);
+  }
+  return { url: `redis://127.0.0.1:${port}`, close: () => stopChild(child, "SIGTERM", 3_000) };
+}

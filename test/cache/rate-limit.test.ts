@@ -1,0 +1,115 @@
+import { describe, expect, it } from "vitest";
+import { call, callDirect, problemOf } from "../support/http";
+import { withFault } from "../support/standins";
+import { createTestTenant } from "../support/tenants";
+
+const headersOf = (res: Response) => ({
+  limit: Number(res.headers.get("RateLimit-Limit")),
+  remaining: Number(res.headers.get("RateLimit-Remaining")),
+  reset: Number(res.headers.get("RateLimit-Reset")),
+});
+
+/**
+ * Waits until the current 10 s window has most of its time left, so a burst does not straddle two windows (the
+ * sliding window then weighs the previous one and, rightly, lets a few more requests through).
+ */
+async function atWindowStart(windowMs = 10_000, needMs = 5_000) {
+  const left = windowMs - (Date.now() % windowMs);
+  if (left < needMs) await new Promise((r) => setTimeout(r, left + 50));
+}
+
+describe("per-credential rate limit", () => {
+  it("allows exactly the plan's limit, counts down, then answers 429 with Retry-After", async () => {
+    const t = await createTestTenant({ plan: "free" });
+    await atWindowStart();
+    const seen: number[] = [];
+    let refused: Response | undefined;
+    for (let i = 0; i < 101; i++) {
+      const res = await call("/v1/users?limit=1", { headers: t.auth });
+      if (res.status === 429) {
+        refused = res;
+        break;
+      }
+      expect(res.status).toBe(200);
+      const h = headersOf(res);
+      expect(h.limit).toBe(100);
+      expect(h.reset).toBeGreaterThanOrEqual(0);
+      expect(h.reset).toBeLessThanOrEqual(10);
+      seen.push(h.remaining);
+    }
+    expect(seen).toHaveLength(100);
+    expect(seen[0]).toBe(99);
+    expect(seen.at(-1)).toBe(0);
+    expect(seen).toEqual([...seen].sort((a, b) => b - a));
+    if (!refused) throw new Error("expected a 429");
+    const problem = await problemOf(refused);
+    expect(problem.code).toBe("rate_limited");
+    expect(Number(refused.headers.get("Retry-After"))).toBeGreaterThanOrEqual(1);
+    expect(headersOf(refused).remaining).toBe(0);
+  });
+
+  it("limits each credential separately", async () => {
+    const a = await createTestTenant({ plan: "free" });
+    const b = await createTestTenant({ plan: "free" });
+    await atWindowStart();
+    for (let i = 0; i < 100; i++) await call("/v1/users?limit=1", { headers: a.auth });
+    expect((await call("/v1/users?limit=1", { headers: a.auth })).status).toBe(429);
+    expect((await call("/v1/users?limit=1", { headers: b.auth })).status).toBe(200);
+  });
+
+  it("carries RateLimit headers on errors after authentication too (404, 400)", async () => {
+    const t = await createTestTenant();
+    for (const path of ["/v1/users/usr_06bxq3zcq1n8k5rmhd7w4t9yfa", "/v1/users?limit=0"]) {
+      const res = await call(path, { headers: t.auth });
+      expect(res.status).toBeGreaterThanOrEqual(400);
+      expect(res.headers.get("RateLimit-Limit")).toBe("1000");
+      expect(res.headers.get("RateLimit-Remaining")).toMatch(/^\d+$/);
+    }
+  });
+});
+
+describe("when Redis is down or slow", () => {
+  it.each(["refuse", "error", "hang"] as const)("fails open within the deadline (%s)", async (mode) => {
+    const t = await createTestTenant();
+    await call("/v1/users?limit=1", { headers: t.auth }); // warm the auth cache: only the limiter talks to Redis
+    const res = await withFault("upstash", mode, async () => {
+      const started = Date.now();
+      const r = await call("/v1/users?limit=1", { headers: t.auth });
+      const elapsed = Date.now() - started;
+      expect(elapsed).toBeLessThan(1_000);
+      return r;
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("RateLimit-Limit")).toBe("1000");
+  });
+
+  it("fails closed with 503 when configured so", async () => {
+    const t = await createTestTenant();
+    await callDirect("/v1/users?limit=1", { headers: t.auth }, { RATE_LIMIT_FAIL_MODE: "closed" });
+    const res = await withFault("upstash", "refuse", () =>
+      callDirect("/v1/users?limit=1", { headers: t.auth }, { RATE_LIMIT_FAIL_MODE: "closed" }),
+    );
+    expect(res.status).toBe(503);
+    const problem = await problemOf(res);
+    expect(problem.code).toBe("service_unavailable");
+    expect(res.headers.get("Retry-After")).toBe("1");
+  });
+
+  it("still authenticates from Postgres when Redis is down (cold auth cache)", async () => {
+    const t = await createTestTenant();
+    const res = await withFault("upstash", "refuse", () => call("/v1/users?limit=1", { headers: t.auth }));
+    expect(res.status).toBe(200);
+  });
+});
+
+describe("concurrency in one isolate", () => {
+  it("serves 50 concurrent authenticated requests with no cross-request I/O errors", async () => {
+    const t = await createTestTenant();
+    const responses = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => call(`/v1/users?limit=${(i % 5) + 1}`, { headers: t.auth })),
+    );
+    expect(responses.map((r) => r.status)).toEqual(Array(50).fill(200));
+    const remaining = responses.map((r) => Number(r.headers.get("RateLimit-Remaining")));
+    expect(new Set(remaining).size).toBe(50); // each request counted once, none mixed up
+  });
+});
