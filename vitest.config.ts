@@ -28,6 +28,8 @@ export default defineConfig({
                 UPSTASH_REDIS_REST_URL: inject("upstashUrl"),
                 UPSTASH_REDIS_REST_TOKEN: inject("upstashToken"),
                 REDIS_PREFIX: inject("redisPrefix"),
+                JWT_SIGNING_KEY: inject("jwtSigningKey"),
+                CORS_ORIGINS: "https://app.example.com",
                 TEST_NEON_CONTROL_URL: inject("neonControlUrl"),
                 TEST_UPSTASH_CONTROL_URL: inject("upstashControlUrl"),
               },

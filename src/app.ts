@@ -4,26 +4,37 @@ import { validationHook } from "./lib/validation";
 import { authenticate } from "./middlewares/auth";
 import { limitBody, requireJson } from "./middlewares/body";
 import { notFound, onError } from "./middlewares/errors";
+import { observe } from "./middlewares/observe";
+import { secureHeaders } from "hono/secure-headers";
+import { corsFromConfig } from "./middlewares/cors";
 import { requestId } from "./middlewares/request-id";
 import { services } from "./middlewares/services";
 import { registerDocs } from "./routes/docs";
 import { registerHealth } from "./routes/health";
+import { registerOAuth } from "./routes/oauth";
 import { registerV1 } from "./routes/v1";
 
 /**
- * Builds the Hono app. Order matters: request id first (every response carries it), then configuration and the
- * per-request clients; /v1 adds body limits, content-type checks and authentication before any route runs.
+ * Builds the Hono app. Order matters: request id first (every response carries it), then `observe` (timing headers,
+ * the wide-event log line and the Analytics Engine data point of every response, errors included), then
+ * configuration and the per-request clients; /v1 adds body limits, content-type checks and authentication before
+ * any route runs.
  */
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
   app.use(requestId());
+  app.use(observe());
+  app.use(secureHeaders({ crossOriginResourcePolicy: "cross-origin" }));
   app.use(services());
+  app.use(corsFromConfig());
   app.onError(onError);
   app.notFound(notFound);
 
   registerHealth(app);
   registerDocs(app);
+  app.use("/oauth/*", limitBody(8 * 1024));
+  registerOAuth(app);
 
   app.use("/v1/*", limitBody(), requireJson(), authenticate());
   registerV1(app);

@@ -32,6 +32,10 @@ const schema = z
     REDIS_PREFIX: z.string().max(64).default("ep:"),
     REDIS_TIMEOUT_MS: intFromString(250, 10, 10_000),
     CORS_ORIGINS: z.string().default(""),
+    JWT_SIGNING_KEY: z.string().min(32, "must be at least 32 characters").optional(),
+    JWT_ISSUER: z.string().default("https://api.edgepay.dev"),
+    JWT_AUDIENCE: z.string().default("edgepay-api"),
+    ACCESS_TOKEN_TTL_SECONDS: intFromString(3600, 60, 3600),
     RATE_LIMIT_FAIL_MODE: z.enum(["open", "closed"]).default("open"),
     RATE_LIMIT_TIMEOUT_MS: intFromString(250, 10, 5_000),
   })
@@ -45,6 +49,9 @@ const schema = z
     }
     if (!v.UPSTASH_REDIS_REST_URL && (v.APP_ENV === "staging" || v.APP_ENV === "production")) {
       ctx.addIssue({ code: "custom", path: ["UPSTASH_REDIS_REST_URL"], message: `is required in ${v.APP_ENV}` });
+    }
+    if (!v.JWT_SIGNING_KEY && (v.APP_ENV === "staging" || v.APP_ENV === "production")) {
+      ctx.addIssue({ code: "custom", path: ["JWT_SIGNING_KEY"], message: `is required in ${v.APP_ENV}` });
     }
     if (v.NEON_LOCAL_ENDPOINT && v.APP_ENV === "production") {
       ctx.addIssue({ code: "custom", path: ["NEON_LOCAL_ENDPOINT"], message: "must not be set in production" });
@@ -61,6 +68,8 @@ export interface Config {
   /** `undefined` when Redis is not configured: caching and rate limiting are then off (development only). */
   redis: { url: string; token: string; prefix: string; timeoutMs: number } | undefined;
   corsOrigins: string[];
+  /** OAuth access tokens (HS256 JWTs); `undefined` signing key = OAuth disabled (development only). */
+  jwt: { signingKey: string | undefined; issuer: string; audience: string; ttlSeconds: number };
   /** What the API does when the rate limiter cannot answer within `timeoutMs`. */
   rateLimit: { failMode: "open" | "closed"; timeoutMs: number };
 }
@@ -103,6 +112,12 @@ export function getConfig(env: Bindings): Config {
             timeoutMs: v.REDIS_TIMEOUT_MS,
           }
         : undefined,
+    jwt: {
+      signingKey: v.JWT_SIGNING_KEY,
+      issuer: v.JWT_ISSUER,
+      audience: v.JWT_AUDIENCE,
+      ttlSeconds: v.ACCESS_TOKEN_TTL_SECONDS,
+    },
     rateLimit: { failMode: v.RATE_LIMIT_FAIL_MODE, timeoutMs: v.RATE_LIMIT_TIMEOUT_MS },
     corsOrigins: v.CORS_ORIGINS.split(",")
       .map((s) => s.trim())

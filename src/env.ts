@@ -15,6 +15,12 @@ export interface Bindings extends Cloudflare.Env {
   /** Milliseconds before a Redis call is abandoned. */
   REDIS_TIMEOUT_MS?: string;
   CORS_ORIGINS?: string;
+  /** Secret (≥ 32 chars) signing OAuth access tokens (HS256). Required in staging and production. */
+  JWT_SIGNING_KEY?: string;
+  JWT_ISSUER?: string;
+  JWT_AUDIENCE?: string;
+  /** Access token lifetime, 60–3600 s (default 3600). */
+  ACCESS_TOKEN_TTL_SECONDS?: string;
   /** `open` (default) or `closed`: whether requests pass when the rate limiter is down or slow. */
   RATE_LIMIT_FAIL_MODE?: string;
   /** Milliseconds the rate limiter may take before its fail mode applies (default 250). */

@@ -4,7 +4,8 @@
  */
 export function redisKeys(prefix: string) {
   return {
-    auth: (secretHash: string) => `${prefix}auth:${secretHash}`,
+    /** `hash:<sha256 of secret>` or `id:<key id>` → principal (or a revocation tombstone). */
+    auth: (lookup: string) => `${prefix}auth:${lookup}`,
     object: (tenantId: string, id: string) => `${prefix}t:${tenantId}:obj:${id}`,
     idempotency: (tenantId: string, key: string) => `${prefix}t:${tenantId}:idem:${key}`,
     rateLimit: (scope: string) => `${prefix}rl:${scope}`,

@@ -1,28 +1,50 @@
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "../context";
 import { AppError } from "../lib/errors";
+import { log } from "../observability/logger";
+import { touchApiKey } from "../services/api-keys";
 import { apiKeySecretPattern } from "../services/api-keys-core";
-import { type Principal, principalForApiKey } from "../services/auth";
+import { type AuthDeps, type Principal, principalForApiKey, principalForKeyId } from "../services/auth";
+import { verifyAccessToken } from "../services/tokens";
 
 const bearer = /^Bearer\s+(\S+)\s*$/i;
+const jwtShape = /^[\w-]+\.[\w-]+\.[\w-]*$/;
 
 export const unauthorized = (detail: string) =>
   new AppError("unauthorized", { detail, headers: { "WWW-Authenticate": 'Bearer realm="edgepay"' } });
 
+export function authDeps(c: Context<AppEnv>): AuthDeps {
+  const { redis, keys, telemetry } = c.var.services;
+  return { db: c.var.services.serviceDb(), redis, keys, telemetry };
+}
+
+async function resolve(c: Context<AppEnv>, token: string): Promise<Principal | null> {
+  if (apiKeySecretPattern.test(token)) return principalForApiKey(authDeps(c), token);
+  if (jwtShape.test(token)) {
+    const claims = await verifyAccessToken(c.var.config.jwt, token);
+    if (!claims) return null;
+    const principal = await principalForKeyId(authDeps(c), claims.keyId);
+    // The key must still exist, unrevoked, in the tenant the token names.
+    return principal && principal.tenantId === claims.tenantId ? principal : null;
+  }
+  return null;
+}
+
 /**
- * Resolves `Authorization: Bearer <API key>` to a principal on the context. Anything missing, malformed, unknown
- * or revoked is the same 401, so the response reveals nothing about which keys exist.
+ * Resolves `Authorization: Bearer <API key | access token>` to a principal on the context. Anything missing,
+ * malformed, expired, forged or revoked is the same 401, so the response reveals nothing about which keys exist.
  */
 export const authenticate = (): MiddlewareHandler<AppEnv> =>
   async function authenticate(c, next) {
     const token = bearer.exec(c.req.header("Authorization") ?? "")?.[1];
     if (!token) throw unauthorized("Send an API key or access token as `Authorization: Bearer <credential>`.");
-    let principal: Principal | null = null;
-    if (apiKeySecretPattern.test(token)) {
-      const { db, redis, keys } = c.var.services;
-      principal = await principalForApiKey({ db, redis, keys }, token);
-    }
+    const principal = await resolve(c, token);
     if (!principal) throw unauthorized("The credential is invalid, expired or revoked.");
     c.set("principal", principal);
+    const touched = touchApiKey(c.var.services.serviceDb(), principal.keyId);
+    if (touched)
+      c.executionCtx.waitUntil(
+        touched.catch((err) => log.warn("last_used_at not updated", { error_message: String(err) })),
+      );
     await next();
   };

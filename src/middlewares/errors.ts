@@ -58,6 +58,9 @@ export function toAppError(err: unknown): AppError {
  */
 export function problemResponse(c: Context<AppEnv>, err: AppError): Response {
   const requestId = c.get("requestId") ?? crypto.randomUUID();
+  // The wide event and the data point (middlewares/observe.ts) report the code the client was given.
+  const telemetry = c.get("services")?.telemetry;
+  if (telemetry) telemetry.errorCode = err.code;
   const body = toProblem(err, new URL(c.req.url).pathname, requestId);
   // newResponse keeps headers the request already earned (RateLimit-*, Cache-Status) on the error response.
   return c.newResponse(JSON.stringify(body), err.status as ContentfulStatusCode, {

@@ -16,6 +16,8 @@ export const openApiInfo = {
     { name: "Orders", description: "What a user buys; amounts are computed by the server." },
     { name: "Payments", description: "Asynchronous payments of orders." },
     { name: "Events", description: "Everything that happened, as delivered to webhooks." },
+    { name: "API keys", description: "Secret keys of your tenant, with roles." },
+    { name: "OAuth", description: "Access tokens for API keys (client credentials grant)." },
     { name: "Health", description: "Liveness and readiness." },
   ],
 };
@@ -39,5 +41,9 @@ export function registerDocs(app: App): void {
     flows: { clientCredentials: { tokenUrl: "/oauth/token", scopes: {} } },
   });
   app.doc31("/openapi.json", openApiInfo);
-  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "edgepay API reference", cdn: scalarBundle }));
+  // withDefaultFonts: false — Scalar's default fonts come from fonts.scalar.com; the system fonts keep /docs local.
+  app.get(
+    "/docs",
+    Scalar({ url: "/openapi.json", pageTitle: "edgepay API reference", cdn: scalarBundle, withDefaultFonts: false }),
+  );
 }

@@ -1,4 +1,5 @@
 import type { App } from "../context";
+import { registerApiKeys } from "./api-keys";
 import { registerEvents } from "./events";
 import { registerOrders } from "./orders";
 import { registerPayments } from "./payments";
@@ -10,4 +11,5 @@ export function registerV1(app: App): void {
   registerOrders(app);
   registerPayments(app);
   registerEvents(app);
+  registerApiKeys(app);
 }

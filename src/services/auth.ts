@@ -1,10 +1,11 @@
-import { and, eq, isNull } from "drizzle-orm";
+import type { Redis } from "@upstash/redis/cloudflare";
+import { and, eq, isNull, type SQL } from "drizzle-orm";
 import type { Keys } from "../cache/keys";
 import { LruCache } from "../cache/lru";
-import type { HttpDb } from "../db/client";
 import { apiKeys, tenants } from "../db/schema";
-import { ScopedDb } from "../db/scoped-db";
-import { sha256Hex } from "../lib/crypto";
+import type { ScopedDb } from "../db/scoped-db";
+import { sha256Hex, timingSafeEqual } from "../lib/crypto";
+import type { Telemetry } from "../observability/telemetry";
 import type { ApiKeyRole } from "./api-keys-core";
 
 export type TenantPlan = "free" | "pro" | "enterprise";
@@ -18,63 +19,108 @@ export interface Principal {
   credential: "api_key" | "jwt";
 }
 
-type Stored = Omit<Principal, "credential">;
+type Stored = Omit<Principal, "credential"> & { secretHash: string };
 type Tombstone = { revoked: true };
+type Lookup = { by: "hash"; value: string } | { by: "id"; value: string };
 
 /**
- * In-isolate cache of key hash → principal. The TTL (10 s) is the longest a key revoked elsewhere keeps working
- * in this isolate; the Redis entry is deleted at revocation, so other isolates fall through to Postgres.
+ * In-isolate cache of key hash / key id → principal. Its TTL (10 s) is the longest a key revoked in another isolate
+ * keeps working here (contract: "everywhere within 10 s"); the isolate that revokes forgets at once. Bounded.
  */
-const l1 = new LruCache<Stored | null>(1_000, 10_000);
+const l1 = new LruCache<Stored | null>(2_000, 10_000);
 const redisTtlSeconds = 300;
 const negativeTtlMs = 2_000;
 
 export interface AuthDeps {
-  db: HttpDb;
-  redis: import("@upstash/redis/cloudflare").Redis | null;
+  db: ScopedDb;
+  redis: Redis | null;
   keys: Keys;
+  telemetry?: Telemetry;
 }
 
-async function fromDatabase(db: HttpDb, hash: string): Promise<Stored | null> {
-  const rows = await ScopedDb.forService(db).run(
-    db
-      .select({ keyId: apiKeys.id, tenantId: apiKeys.tenantId, role: apiKeys.role, tenantPlan: tenants.plan })
+const cacheKey = (l: Lookup) => `${l.by}:${l.value}`;
+
+async function fromDatabase(db: ScopedDb, where: SQL): Promise<Stored | null> {
+  const rows = await db.run(
+    db.db
+      .select({
+        keyId: apiKeys.id,
+        tenantId: apiKeys.tenantId,
+        role: apiKeys.role,
+        tenantPlan: tenants.plan,
+        secretHash: apiKeys.secretHash,
+      })
       .from(apiKeys)
       .innerJoin(tenants, eq(tenants.id, apiKeys.tenantId))
-      .where(and(eq(apiKeys.secretHash, hash), isNull(apiKeys.revokedAt)))
+      .where(and(where, isNull(apiKeys.revokedAt)))
       .limit(1),
   );
   return rows[0] ?? null;
 }
 
 /**
- * Resolves an API key secret to its principal: in-isolate cache, then Redis, then Postgres (as the service role,
- * since the tenant is not known yet). The secret is only ever handled as its SHA-256, and equality is decided by
- * an indexed lookup on that digest, so no secret comparison can leak timing. A Redis failure falls through to
- * Postgres: authentication never depends on the cache being up.
+ * Resolves a key (by secret hash or by id) to its principal: in-isolate cache, then Redis, then Postgres (as the
+ * service role: the tenant is not known yet). A Redis failure falls through to Postgres: authentication never
+ * depends on the cache being up.
  */
-export async function principalForApiKey(deps: AuthDeps, secret: string): Promise<Principal | null> {
-  const hash = await sha256Hex(secret);
-  const cached = l1.get(hash);
-  if (cached !== undefined) return cached && { ...cached, credential: "api_key" };
+async function lookup(deps: AuthDeps, l: Lookup): Promise<Stored | null> {
+  const local = cacheKey(l);
+  const cached = l1.get(local);
+  if (cached !== undefined) return cached;
 
-  const redisKey = deps.keys.auth(hash);
+  const redisKey = deps.keys.auth(local);
   let stored: Stored | null | undefined;
-  if (deps.redis) {
+  const redis = deps.redis;
+  if (redis) {
     try {
-      const hit = await deps.redis.get<Stored | Tombstone>(redisKey);
+      const read = () => redis.get<Stored | Tombstone>(redisKey);
+      const hit = await (deps.telemetry ? deps.telemetry.redis(read) : read());
       if (hit) stored = "revoked" in hit ? null : hit;
     } catch {
       stored = undefined;
     }
   }
   if (stored === undefined) {
-    stored = await fromDatabase(deps.db, hash);
+    stored = await fromDatabase(deps.db, l.by === "hash" ? eq(apiKeys.secretHash, l.value) : eq(apiKeys.id, l.value));
     // NX: never overwrite a revocation tombstone written while we were reading Postgres.
-    if (stored && deps.redis) deps.redis.set(redisKey, stored, { ex: redisTtlSeconds, nx: true }).catch(() => {});
+    if (stored && redis) redis.set(redisKey, stored, { ex: redisTtlSeconds, nx: true }).catch(() => {});
   }
-  l1.set(hash, stored, stored ? undefined : negativeTtlMs);
-  return stored && { ...stored, credential: "api_key" };
+  l1.set(local, stored, stored ? undefined : negativeTtlMs);
+  return stored;
+}
+
+const principal = (s: Stored, credential: Principal["credential"]): Principal => ({
+  tenantId: s.tenantId,
+  tenantPlan: s.tenantPlan,
+  keyId: s.keyId,
+  role: s.role,
+  credential,
+});
+
+/**
+ * API key secret → principal. The secret is only ever handled as its SHA-256, and equality is decided by an indexed
+ * lookup on that digest, so no secret comparison can leak timing.
+ */
+export async function principalForApiKey(deps: AuthDeps, secret: string): Promise<Principal | null> {
+  const stored = await lookup(deps, { by: "hash", value: await sha256Hex(secret) });
+  return stored && principal(stored, "api_key");
+}
+
+/** Key id (a JWT's `sub`) → principal, or null once the key is revoked: tokens die with their key. */
+export async function principalForKeyId(deps: AuthDeps, keyId: string): Promise<Principal | null> {
+  const stored = await lookup(deps, { by: "id", value: keyId });
+  return stored && principal(stored, "jwt");
+}
+
+/** Key id + secret (OAuth client credentials) → the stored key, comparing the digests in constant time. */
+export async function keyForClientCredentials(
+  deps: AuthDeps,
+  keyId: string,
+  secret: string,
+): Promise<Principal | null> {
+  const [stored, hash] = await Promise.all([lookup(deps, { by: "id", value: keyId }), sha256Hex(secret)]);
+  if (!stored || !timingSafeEqual(stored.secretHash, hash)) return null;
+  return principal(stored, "api_key");
 }
 
 /**
@@ -82,8 +128,13 @@ export async function principalForApiKey(deps: AuthDeps, secret: string): Promis
  * delete) stops a concurrent lookup that read Postgres before the revocation from caching the key again. Other
  * isolates drop it within their 10 s TTL.
  */
-export async function forgetApiKey(deps: AuthDeps, secretHash: string): Promise<void> {
-  l1.set(secretHash, null, 10_000);
+export async function forgetApiKey(deps: AuthDeps, keyId: string, secretHash: string): Promise<void> {
   const tombstone: Tombstone = { revoked: true };
-  if (deps.redis) await deps.redis.set(deps.keys.auth(secretHash), tombstone, { ex: redisTtlSeconds });
+  for (const l of [
+    { by: "hash", value: secretHash },
+    { by: "id", value: keyId },
+  ] as Lookup[]) {
+    l1.set(cacheKey(l), null, 10_000);
+    if (deps.redis) await deps.redis.set(deps.keys.auth(cacheKey(l)), tombstone, { ex: redisTtlSeconds });
+  }
 }

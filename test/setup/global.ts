@@ -14,6 +14,7 @@ declare module "vitest" {
     upstashControlUrl: string;
     upstashToken: string;
     redisPrefix: string;
+    jwtSigningKey: string;
   }
 }
 
@@ -41,6 +42,7 @@ export default async function setup(project: TestProject) {
   project.provide("upstashControlUrl", upstash.controlUrl);
   project.provide("upstashToken", token);
   project.provide("redisPrefix", redisPrefix);
+  project.provide("jwtSigningKey", randomBytes(32).toString("hex"));
 
   return async () => {
     await Promise.allSettled([neon.close(), upstash.close()]);

@@ -1,0 +1,118 @@
+import { and, eq, inArray, isNull, lt, or, sql } from "drizzle-orm";
+import { mapRequirement, requireThat } from "../db/guards";
+import { apiKeys } from "../db/schema";
+import type { ScopedDb } from "../db/scoped-db";
+import { AppError } from "../lib/errors";
+import { newId } from "../lib/ids";
+import { type ApiKeyRole, apiKeyRoles, type KeyMode, newApiKeySecret } from "./api-keys-core";
+import { type AuthDeps, forgetApiKey } from "./auth";
+import { keyset, type Page, type PageRequest, toPage } from "./pagination";
+
+export type ApiKeyRow = typeof apiKeys.$inferSelect;
+
+/** A role may only hand out roles at most as strong as its own (an admin cannot mint or revoke owner keys). */
+const rank = (role: ApiKeyRole) => apiKeyRoles.length - apiKeyRoles.indexOf(role);
+const outranks = (actor: ApiKeyRole, target: ApiKeyRole) => rank(target) > rank(actor);
+
+export async function createApiKey(
+  db: ScopedDb,
+  tenantId: string,
+  actorRole: ApiKeyRole,
+  input: { name: string; role: ApiKeyRole; mode: KeyMode },
+): Promise<{ row: ApiKeyRow; secret: string }> {
+  if (outranks(actorRole, input.role)) {
+    throw new AppError("forbidden", { detail: `A ${actorRole} key cannot create ${input.role} keys.` });
+  }
+  const now = new Date();
+  const { secret, prefix, hash } = await newApiKeySecret(input.mode);
+  const [row] = await db.run(
+    db.db
+      .insert(apiKeys)
+      .values({
+        id: newId("key", now.getTime()),
+        tenantId,
+        name: input.name,
+        role: input.role,
+        prefix,
+        secretHash: hash,
+        createdAt: now,
+      })
+      .returning(),
+  );
+  if (!row) throw new Error("insert returned no row");
+  return { row, secret };
+}
+
+export async function listApiKeys(db: ScopedDb, tenantId: string, page: PageRequest): Promise<Page<ApiKeyRow>> {
+  const k = keyset(apiKeys.id, page);
+  const rows = await db.run(
+    db.db
+      .select()
+      .from(apiKeys)
+      .where(and(eq(apiKeys.tenantId, tenantId), isNull(apiKeys.revokedAt), k.where))
+      .orderBy(k.orderBy)
+      .limit(k.take),
+  );
+  return toPage(rows, page);
+}
+
+/**
+ * Revokes a key: marks it in Postgres, then forgets it in this isolate and in Redis (tombstones), so it is refused
+ * at once here and everywhere within the in-isolate TTL. 404 for an unknown or foreign key; 403 across ranks.
+ */
+export async function revokeApiKey(
+  db: ScopedDb,
+  auth: AuthDeps,
+  tenantId: string,
+  actor: { role: ApiKeyRole; keyId: string },
+  id: string,
+): Promise<ApiKeyRow> {
+  const mine = and(eq(apiKeys.tenantId, tenantId), eq(apiKeys.id, id), isNull(apiKeys.revokedAt));
+  const revocable = apiKeyRoles.filter((role) => !outranks(actor.role, role));
+  const exists = db.db.select({ one: sql`1` }).from(apiKeys).where(mine);
+  const allowed = db.db
+    .select({ one: sql`1` })
+    .from(apiKeys)
+    .where(and(mine, inArray(apiKeys.role, revocable)));
+  try {
+    const [, , [row]] = await db.batch([
+      requireThat(db.db, sql`exists(${exists})`, "key"),
+      requireThat(db.db, sql`exists(${allowed})`, "rank"),
+      db.db.update(apiKeys).set({ revokedAt: new Date() }).where(mine).returning(),
+    ]);
+    if (!row) throw new Error("revoked key vanished inside its transaction");
+    await forgetApiKey(auth, row.id, row.secretHash);
+    return row;
+  } catch (err) {
+    mapRequirement(err, {
+      key: () => new AppError("not_found", { detail: `No such API key: ${id}` }),
+      rank: () => new AppError("forbidden", { detail: `A ${actor.role} key cannot revoke keys of a higher role.` }),
+    });
+  }
+}
+
+/** Last write of `last_used_at` per key in this isolate: at most one update a minute per key and isolate. */
+const touched = new Map<string, number>();
+const touchEveryMs = 60_000;
+
+/**
+ * Records that a key was used — off the hot path (the caller hands it to waitUntil) and throttled, so a busy key
+ * costs one extra write a minute per isolate, not one per request. Undefined when nothing needs writing.
+ */
+export function touchApiKey(db: ScopedDb, keyId: string, now = Date.now()): Promise<unknown> | undefined {
+  const last = touched.get(keyId);
+  if (last !== undefined && now - last < touchEveryMs) return undefined;
+  if (touched.size > 10_000) touched.clear();
+  touched.set(keyId, now);
+  return db.run(
+    db.db
+      .update(apiKeys)
+      .set({ lastUsedAt: new Date(now) })
+      .where(
+        and(
+          eq(apiKeys.id, keyId),
+          or(isNull(apiKeys.lastUsedAt), lt(apiKeys.lastUsedAt, sql`now() - interval '1 minute'`)),
+        ),
+      ),
+  );
+}
