@@ -115,7 +115,7 @@ describe("POST /oauth/token", () => {
 });
 
 describe("JWT verification (RFC 8725)", () => {
-  const key = () => env.JWT_SIGNING_KEY;
+  const key = () => (env as unknown as { JWT_SIGNING_KEY: string }).JWT_SIGNING_KEY;
   const base = (t: TestTenant) => {
     const now = Math.floor(Date.now() / 1000);
     return {

@@ -2,6 +2,5 @@ declare namespace Cloudflare {
   interface Env {
     TEST_NEON_CONTROL_URL: string;
     TEST_UPSTASH_CONTROL_URL: string;
-    JWT_SIGNING_KEY: string;
   }
 }
