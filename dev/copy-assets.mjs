@@ -1,0 +1,25 @@
+// Copies browser bundles from node_modules into public/ (Workers static assets) at install time, so /docs loads
+// Scalar from this Worker's own origin instead of a CDN. Runs from `postinstall`: plain Node ESM, no tsx, no deps.
+import { copyFileSync, existsSync, mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+
+/** [source in node_modules, destination under public/] */
+const assets = [["@scalar/api-reference/dist/browser/standalone.js", "vendor/scalar-api-reference.js"]];
+
+let missing = 0;
+for (const [from, to] of assets) {
+  const source = join(root, "node_modules", from);
+  const target = join(root, "public", to);
+  if (!existsSync(source)) {
+    // `npm ci --omit=dev` has no devDependencies: warn instead of breaking a production-only install.
+    console.warn(`copy-assets: ${from} is not installed; /${to} will be missing (install devDependencies).`);
+    missing++;
+    continue;
+  }
+  mkdirSync(dirname(target), { recursive: true });
+  copyFileSync(source, target);
+}
+if (missing === 0) console.log(`copy-assets: ${assets.length} file(s) copied to public/`);
