@@ -1,12 +1,12 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
+import { secureHeaders } from "hono/secure-headers";
 import type { AppEnv } from "./context";
 import { validationHook } from "./lib/validation";
 import { authenticate } from "./middlewares/auth";
 import { limitBody, requireJson } from "./middlewares/body";
+import { corsFromConfig } from "./middlewares/cors";
 import { notFound, onError } from "./middlewares/errors";
 import { observe } from "./middlewares/observe";
-import { secureHeaders } from "hono/secure-headers";
-import { corsFromConfig } from "./middlewares/cors";
 import { requestId } from "./middlewares/request-id";
 import { services } from "./middlewares/services";
 import { registerDocs } from "./routes/docs";

@@ -51,15 +51,25 @@ export function decodeEntry<T>(raw: unknown): Entry<T> | undefined {
   }
 }
 
-/** One DB load per key per isolate at a time; concurrent misses share it. */
+/**
+ * One DB load per key per isolate at a time; concurrent misses share it. The entry stays until the loaded value has
+ * been written to Redis (`settle`), so misses arriving between "loaded" and "cached" share it too. A write-through
+ * drops the entry, so this isolate never serves a value older than its own writes.
+ */
 const inflight = new Map<string, Promise<unknown>>();
 
-export function singleFlight<T>(key: string, load: () => Promise<T>): Promise<T> {
+export function singleFlight<T>(key: string, load: () => Promise<T>, settle?: (value: T) => Promise<unknown>) {
   const running = inflight.get(key) as Promise<T> | undefined;
-  if (running) return running;
-  const p = load().finally(() => inflight.delete(key));
-  inflight.set(key, p);
-  return p;
+  if (running) return { value: running, leader: undefined };
+  const value = load();
+  inflight.set(key, value);
+  const done = value
+    .then((v) => settle?.(v))
+    .catch(() => {})
+    .finally(() => {
+      if (inflight.get(key) === value) inflight.delete(key);
+    });
+  return { value, leader: done };
 }
 
 export interface ObjectCacheDeps {
@@ -108,9 +118,9 @@ export async function readThrough<T extends { updated_at?: string }>(
     if (entry.softExpiry < Date.now() && deps.redis) deps.waitUntil(revalidate(deps, key, load));
     return { value: entry.value, status: "hit" };
   }
-  const value = await singleFlight(key, load);
-  if (deps.redis) deps.waitUntil(put(deps, key, value));
-  return { value, status: deps.redis ? "miss" : "bypass" };
+  const flight = singleFlight(key, load, deps.redis ? (v) => put(deps, key, v) : undefined);
+  if (flight.leader) deps.waitUntil(flight.leader);
+  return { value: await flight.value, status: deps.redis ? "miss" : "bypass" };
 }
 
 async function revalidate<T extends { updated_at?: string }>(
@@ -123,7 +133,7 @@ async function revalidate<T extends { updated_at?: string }>(
   try {
     const locked = await redis.set(`${key}:lock`, "1", { nx: true, px: objectTtl.lockMs });
     if (locked !== "OK") return;
-    await put(deps, key, await singleFlight(key, load));
+    await put(deps, key, await load());
   } catch (err) {
     log.warn("cache revalidation failed", { key, error_message: (err as Error).message });
   }
@@ -156,6 +166,17 @@ export async function put<T extends { updated_at?: string }>(
     log.warn("cache write failed", { key, error_message: (err as Error).message });
     return false;
   }
+}
+
+/** After a write: this isolate's pending load of the key is now stale, and Redis gets the new state. */
+export function writeThrough<T extends { updated_at?: string }>(
+  deps: Pick<ObjectCacheDeps, "redis" | "telemetry">,
+  key: string,
+  value: T | null,
+  versionMs?: number,
+): Promise<boolean> {
+  inflight.delete(key);
+  return put(deps, key, value, versionMs);
 }
 
 /** Forgets an object whose new state is not at hand (e.g. changed by a bulk statement). */

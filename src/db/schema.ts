@@ -159,6 +159,10 @@ export const payments = pgTable(
   },
   (t) => [
     uniqueIndex("payments_tenant_idempotency_key").on(t.tenantId, t.idempotencyKey),
+    // At most one live payment per order: a second one while one is processing or succeeded is refused by Postgres.
+    uniqueIndex("payments_order_active_key")
+      .on(t.orderId)
+      .where(sql`${t.status} in ('processing', 'succeeded')`),
     index("payments_tenant_id_idx").on(t.tenantId, t.id.desc()),
     index("payments_tenant_status_idx").on(t.tenantId, t.status, t.id.desc()),
     index("payments_tenant_order_idx").on(t.tenantId, t.orderId, t.id.desc()),
@@ -305,3 +309,20 @@ export const outbox = pgTable(
   },
   (t) => [index("outbox_undispatched_idx").on(t.createdAt).where(sql`${t.dispatchedAt} is null`)],
 );
+
+/**
+ * The sandbox payment provider's own ledger (it stands in for the provider's side, so it is not tenant data): one
+ * row per provider idempotency key, counting every call and whether money actually moved. Tests read it to prove
+ * "at most one charge per payment".
+ */
+export const sandboxLedger = pgTable("sandbox_ledger", {
+  idempotencyKey: text("idempotency_key").primaryKey(),
+  kind: text("kind").notNull(),
+  amount: money("amount").notNull(),
+  calls: integer("calls").notNull().default(0),
+  outcome: text("outcome"),
+  /** True once the charge or refund took effect; the sandbox never flips it twice. */
+  settled: boolean("settled").notNull().default(false),
+  createdAt: timestamptz("created_at").notNull(),
+  updatedAt: timestamptz("updated_at").notNull(),
+});

@@ -12,7 +12,6 @@ export interface ObserveOptions {
   timingHeaders?: boolean;
 }
 
-
 /**
  * The route pattern that served the request: the last matched endpoint (middlewares are registered for method
  * `ALL`), so a 401 thrown by `authenticate` on `/v1/users/:id` still reports `/v1/users/:id`. Never the raw path,

@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import { put, readThrough } from "../cache/object-cache";
+import { put, readThrough, writeThrough } from "../cache/object-cache";
 import type { AppEnv } from "../context";
 import { AppError } from "../lib/errors";
 import { type IdPrefix, isId } from "../lib/ids";
@@ -54,7 +54,7 @@ export async function cacheWrite<T extends { updated_at: string }>(
   versionMs?: number,
 ): Promise<void> {
   const key = c.var.services.keys.object(c.var.principal.tenantId, id);
-  const ok = await put(cacheDeps(c), key, value, versionMs);
+  const ok = await writeThrough(cacheDeps(c), key, value, versionMs);
   if (!ok) {
     // Redis refused the write: retry off the response path; entries expire (soft 60 s) either way.
     c.executionCtx.waitUntil(put(cacheDeps(c), key, value, versionMs));

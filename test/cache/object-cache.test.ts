@@ -66,7 +66,7 @@ describe("cache-aside for GET by id", () => {
   it("single-flight: 20 concurrent misses for one key make one database read", async () => {
     const { orderId } = await createOrderVia(t);
     const paymentId = await insertPayment(t, orderId);
-    await call("/v1/users?limit=1", { headers: t.auth }); // warm auth
+    await callDirect("/v1/users?limit=1", { headers: t.auth }); // warm auth (and wait for its background writes)
     const neon = standIn("neon");
     await neon.reset();
     const responses = await Promise.all(

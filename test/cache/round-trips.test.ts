@@ -42,7 +42,7 @@ describe("authenticated GET of a cached object", () => {
 
 describe("authenticated GET miss", () => {
   it("costs 1 Upstash request before the database and exactly 1 Neon request", async () => {
-    await call(`/v1/payments/${paymentId}`, { headers: t.auth }); // warm auth + script
+    await callDirect(`/v1/payments/${paymentId}`, { headers: t.auth }); // warm auth + script, background work done
     const { orderId } = await createOrderVia(t);
     const fresh = await insertPayment(t, orderId);
     const m = await measure(() => call(`/v1/payments/${fresh}`, { headers: t.auth }));
@@ -57,7 +57,7 @@ describe("authenticated GET miss", () => {
   it("keeps the cache fill off the response's critical path (one Upstash latency, not two)", async () => {
     const { orderId } = await createOrderVia(t);
     const fresh = await insertPayment(t, orderId);
-    await call(`/v1/payments/${paymentId}`, { headers: t.auth });
+    await callDirect(`/v1/payments/${paymentId}`, { headers: t.auth });
     await upstash.latency(150);
     try {
       const started = Date.now();
@@ -74,7 +74,7 @@ describe("authenticated GET miss", () => {
 
 describe("writes", () => {
   it("each costs exactly 1 Neon request for its database work", async () => {
-    await call(`/v1/payments/${paymentId}`, { headers: t.auth }); // warm auth
+    await callDirect(`/v1/payments/${paymentId}`, { headers: t.auth }); // warm auth, background work done
     const user = await measure(() => call("/v1/users", json("POST", { email: "rt@example.com", name: "RT" }, t.auth)));
     expect(user.res.status).toBe(201);
     expect(user.neon).toBe(1);

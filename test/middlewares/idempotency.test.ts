@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { call, json, problemOf } from "../support/http";
+import { call, callDirect, json, problemOf } from "../support/http";
 import { standIn, withFault } from "../support/standins";
 import { createTestTenant, type TestTenant } from "../support/tenants";
 
@@ -58,7 +58,7 @@ describe("Idempotency-Key", () => {
   it("answers 409 idempotency_key_in_use while the first request is still running", async () => {
     const key = crypto.randomUUID();
     const body = { email: "idem4@example.com", name: "I" };
-    await call("/v1/users?limit=1", { headers: t.auth });
+    await callDirect("/v1/users?limit=1", { headers: t.auth });
     const neon = standIn("neon");
     await neon.latency(400);
     try {

@@ -66,7 +66,11 @@ export async function captureLogs<T>(fn: () => Promise<T>): Promise<{ result: T;
  */
 export async function observed(path: string, init: RequestInit = {}) {
   const analytics = fakeAnalytics();
-  const { result: res, lines, raw } = await captureLogs(async () => {
+  const {
+    result: res,
+    lines,
+    raw,
+  } = await captureLogs(async () => {
     const ctx = createExecutionContext();
     const res = await worker.fetch(
       new Request(`http://edgepay.test${path}`, init) as Request<unknown, IncomingRequestCfProperties>,

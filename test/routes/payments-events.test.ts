@@ -46,7 +46,8 @@ describe("GET /v1/payments", () => {
     const b = (await createOrderVia(tenant)).orderId;
     const ids: string[] = [];
     for (let i = 0; i < 25; i++) {
-      ids.push(await insertPayment(tenant, i % 2 ? a : b, { status: i % 3 === 0 ? "succeeded" : "processing" }));
+      // At most one live (processing/succeeded) payment per order: the rest are failed attempts.
+      ids.push(await insertPayment(tenant, i % 2 ? a : b, { status: i === 0 ? "succeeded" : "failed" }));
     }
     const seen: string[] = [];
     let cursor = "";
@@ -59,13 +60,15 @@ describe("GET /v1/payments", () => {
       cursor = page.data.at(-1)?.id ?? "";
     }
     expect(seen).toEqual([...ids].reverse());
-    const succeeded = (await (
-      await call("/v1/payments?status=succeeded&limit=100", { headers: tenant.auth })
-    ).json()) as {
+    const failed = (await (await call("/v1/payments?status=failed&limit=100", { headers: tenant.auth })).json()) as {
       data: { status: string }[];
     };
-    expect(succeeded.data).toHaveLength(9);
-    expect(succeeded.data.every((p) => p.status === "succeeded")).toBe(true);
+    expect(failed.data).toHaveLength(24);
+    expect(failed.data.every((p) => p.status === "failed")).toBe(true);
+    const succeeded = (await (await call("/v1/payments?status=succeeded", { headers: tenant.auth })).json()) as {
+      data: { id: string }[];
+    };
+    expect(succeeded.data.map((p) => p.id)).toEqual([ids[0]]);
     const forA = (await (await call(`/v1/payments?order_id=${a}&limit=100`, { headers: tenant.auth })).json()) as {
       data: { order_id: string }[];
     };

@@ -1,0 +1,115 @@
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import worker from "../../src/index";
+import { observeMessage } from "../../src/observability/messages";
+import { captureLogs, fakeAnalytics, named } from "./capture";
+
+describe("queue messages through the worker's queue handler", () => {
+  it("writes one log line and one data point per message, and the messages are retried", async () => {
+    const analytics = fakeAnalytics();
+    const batch = createMessageBatch("edgepay-payments", [
+      { id: "msg-1", timestamp: new Date(), attempts: 1, body: { payment_id: "pay_x" } },
+      { id: "msg-2", timestamp: new Date(), attempts: 3, body: { payment_id: "pay_y" } },
+    ]);
+    const ctx = createExecutionContext();
+    const { lines } = await captureLogs(() => worker.queue(batch, { ...env, ANALYTICS: analytics.dataset }, ctx));
+    const result = await getQueueResult(batch, ctx);
+    expect(result.retryMessages.map((m: { msgId: string }) => m.msgId).sort()).toEqual(["msg-1", "msg-2"]);
+    expect(result.explicitAcks).toEqual([]);
+
+    const events = lines.filter((l) => l.message === "queue message");
+    expect(events).toHaveLength(2);
+    expect(events[1]).toMatchObject({
+      level: "warn",
+      queue: "edgepay-payments",
+      message_id: "msg-2",
+      attempt: 3,
+      outcome: "retry",
+      tenant: null,
+      db_calls: 0,
+      redis_calls: 0,
+    });
+    expect(events[1]?.duration_ms).toBeTypeOf("number");
+    expect(JSON.stringify(events)).not.toContain("pay_y"); // bodies are not logged unless the handler says so
+
+    expect(analytics.points).toHaveLength(2);
+    const point = named(analytics.points[1] as AnalyticsEngineDataPoint);
+    expect(point.index).toBe("anonymous");
+    expect(point.blobs).toEqual({
+      route: "edgepay-payments",
+      method: "QUEUE",
+      status: "",
+      cache_status: "none",
+      colo: "unknown",
+      outcome: "retry",
+      kind: "message",
+      rate_limit: "none",
+    });
+    expect(point.doubles).toMatchObject({ attempt: 3, status_code: 0, db_calls: 0, redis_calls: 0 });
+  });
+});
+
+describe("observeMessage", () => {
+  const meta = { queue: "edgepay-webhooks", attempt: 2, messageId: "m-1" };
+
+  it("reports an ack with the tenant as index and the handler's fields, timing its database calls", async () => {
+    const analytics = fakeAnalytics();
+    const { result, lines } = await captureLogs(() =>
+      observeMessage({ ANALYTICS: analytics.dataset }, meta, async (telemetry) => {
+        await telemetry.db(() => new Promise((r) => setTimeout(r, 5)));
+        return { outcome: "ack" as const, tenant: "ten_abc", fields: { payment_id: "pay_123" } };
+      }),
+    );
+    expect(result.outcome).toBe("ack");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({
+      level: "info",
+      message: "queue message",
+      queue: "edgepay-webhooks",
+      message_id: "m-1",
+      attempt: 2,
+      outcome: "ack",
+      tenant: "ten_abc",
+      payment_id: "pay_123",
+      db_calls: 1,
+    });
+    expect(lines[0]?.db_ms as number).toBeGreaterThanOrEqual(0);
+    const point = named(analytics.points[0] as AnalyticsEngineDataPoint);
+    expect(point.index).toBe("ten_abc");
+    expect(point.blobs).toMatchObject({ route: "edgepay-webhooks", outcome: "ack", kind: "message" });
+    expect(point.doubles).toMatchObject({ attempt: 2, db_calls: 1 });
+  });
+
+  it("reports dlq at error level", async () => {
+    const analytics = fakeAnalytics();
+    const { lines } = await captureLogs(() =>
+      observeMessage({ ANALYTICS: analytics.dataset }, meta, async () => ({ outcome: "dlq" as const })),
+    );
+    expect(lines[0]).toMatchObject({ level: "error", outcome: "dlq" });
+    expect(named(analytics.points[0] as AnalyticsEngineDataPoint).blobs.outcome).toBe("dlq");
+  });
+
+  it("reports a throw as outcome error, with the error, and rethrows it", async () => {
+    const analytics = fakeAnalytics();
+    const { lines } = await captureLogs(async () => {
+      await expect(
+        observeMessage({ ANALYTICS: analytics.dataset }, meta, async () => {
+          throw new Error("provider exploded");
+        }),
+      ).rejects.toThrow("provider exploded");
+    });
+    expect(lines[0]).toMatchObject({
+      level: "error",
+      outcome: "error",
+      error_message: "provider exploded",
+      tenant: null,
+    });
+    expect(named(analytics.points[0] as AnalyticsEngineDataPoint).blobs.outcome).toBe("error");
+  });
+
+  it("works without an ANALYTICS binding", async () => {
+    const { lines } = await captureLogs(() => observeMessage({}, meta, async () => ({ outcome: "ack" as const })));
+    expect(lines).toHaveLength(1);
+  });
+});
