@@ -2,10 +2,11 @@ import type { Context, MiddlewareHandler } from "hono";
 import { matchedRoutes } from "hono/route";
 import type { AppEnv } from "../context";
 import { roundMs, writePoint } from "../observability/analytics";
-import { type LogLevel, log } from "../observability/logger";
+import { log } from "../observability/logger";
 import type { Telemetry } from "../observability/telemetry";
 import type { Principal } from "../services/auth";
 import type { Services } from "../services/container";
+import { toAppError } from "./errors";
 
 export interface ObserveOptions {
   /** Send `Server-Timing` and `X-Response-Time` (default true). */
@@ -37,19 +38,16 @@ export const observe = ({ timingHeaders = true }: ObserveOptions = {}): Middlewa
     const telemetry = (c.get("services") as Services | undefined)?.telemetry;
     const principal = c.get("principal") as Principal | undefined;
     const status = c.res.status;
-    const errorCode = telemetry?.errorCode ?? (status >= 400 ? `http_${status}` : undefined);
-
-    if (timingHeaders) {
-      c.header(
-        "Server-Timing",
-        `db;dur=${roundMs(telemetry?.dbMs ?? 0)}, redis;dur=${roundMs(telemetry?.redisMs ?? 0)}, total;dur=${roundMs(total)}`,
-      );
-      c.header("X-Response-Time", `${Math.round(total)}ms`);
-    }
+    // The problem's code; without telemetry (broken configuration) the same mapping the error handler used.
+    const errorCode =
+      telemetry?.errorCode ?? (c.error ? toAppError(c.error).code : status >= 400 ? `http_${status}` : undefined);
 
     const event = wideEvent(c, { principal, telemetry, status, total, errorCode });
-    const level: LogLevel = status >= 500 ? "error" : "info";
-    log[level]("request", event);
+    if (timingHeaders) {
+      c.header("Server-Timing", `db;dur=${event.db_ms}, redis;dur=${event.redis_ms}, total;dur=${event.duration_ms}`);
+      c.header("X-Response-Time", `${Math.round(total)}ms`);
+    }
+    log[status >= 500 ? "error" : "info"]("request", event);
 
     writePoint(c.env?.ANALYTICS, {
       index: principal?.tenantId ?? "anonymous",

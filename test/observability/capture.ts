@@ -64,7 +64,7 @@ export async function captureLogs<T>(fn: () => Promise<T>): Promise<{ result: T;
  * One request through the Worker's `fetch` with the fake ANALYTICS binding, waiting for its background work;
  * returns the response, the log lines written and the data points.
  */
-export async function observed(path: string, init: RequestInit = {}) {
+export async function observed(path: string, init: RequestInit = {}, bindings: Record<string, string> = {}) {
   const analytics = fakeAnalytics();
   const {
     result: res,
@@ -74,7 +74,7 @@ export async function observed(path: string, init: RequestInit = {}) {
     const ctx = createExecutionContext();
     const res = await worker.fetch(
       new Request(`http://edgepay.test${path}`, init) as Request<unknown, IncomingRequestCfProperties>,
-      { ...env, ANALYTICS: analytics.dataset },
+      { ...env, ...bindings, ANALYTICS: analytics.dataset },
       ctx,
     );
     await res.clone().arrayBuffer();

@@ -10,8 +10,8 @@ const allRaw: string[] = [];
 const secrets: string[] = [];
 
 /** One request, observed; also keeps every raw log line for the no-secrets check at the end. */
-async function observe(path: string, init: RequestInit = {}) {
-  const o = await observed(path, init);
+async function observe(path: string, init: RequestInit = {}, bindings: Record<string, string> = {}) {
+  const o = await observed(path, init, bindings);
   allRaw.push(...o.raw);
   expect(o.events, "exactly one wide-event line per request").toHaveLength(1);
   expect(o.points, "exactly one data point per request").toHaveLength(1);
@@ -149,7 +149,7 @@ describe("error responses", () => {
     expect(point.doubles.status_code).toBe(400);
   });
 
-  it("401 without credentials: no tenant, the route it was refused on", async () => {
+  it("401 for a forged key: no tenant, the route it was refused on, the key nowhere", async () => {
     const { res, event, point } = await observe("/v1/users", { headers: { Authorization: `Bearer ${t.secret}x` } });
     expect(res.status).toBe(401);
     expect(event).toMatchObject({ tenant: null, route: "/v1/users", status: 401, error_code: "unauthorized" });
@@ -196,6 +196,13 @@ describe("error responses", () => {
     expect(point.blobs).toMatchObject({ status: "503", outcome: "service_unavailable" });
     expect(point.doubles.status_code).toBe(503);
     expect(res.headers.get("Server-Timing")).toMatch(/^db;dur=[\d.]+, redis;dur=[\d.]+, total;dur=[\d.]+$/);
+  });
+
+  it("500 from a broken configuration (no per-request services): the error handler's code", async () => {
+    const { res, event, point } = await observe("/v1/users", { headers: t.auth }, { DATABASE_URL: "not-a-url" });
+    expect(res.status).toBe(500);
+    expect(event).toMatchObject({ level: "error", status: 500, error_code: "internal_error", db_calls: 0 });
+    expect(point.blobs.outcome).toBe("internal_error");
   });
 
   it("a 503 from /ready (answered, not thrown) still gets a code", async () => {

@@ -1,0 +1,116 @@
+/**
+ * `npm run ops:report -- --account <id> --token <t> [--dataset edgepay_production] [--hours 24] [--api-base URL]`
+ *
+ * Runs every query of docs/operations.md (the single source: see dev/ops-queries.ts) against the Analytics Engine
+ * SQL API, prints one table per query, then evaluates the doc's alerts on the results. Exit code: 0 all quiet,
+ * 1 a query failed, 2 an alert fires (so a scheduler can page on it).
+ */
+import { parseArgs } from "node:util";
+import { type Alert, alerts, fires, forDataset, namedQueries, readOperationsDoc } from "./ops-queries";
+
+const defaultApiBase = "https://api.cloudflare.com/client/v4";
+
+interface Options {
+  account: string;
+  token: string;
+  dataset: string;
+  hours: number;
+  apiBase: string;
+}
+
+type Row = Record<string, unknown>;
+
+function options(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      account: { type: "string" },
+      token: { type: "string" },
+      dataset: { type: "string", default: "edgepay_production" },
+      hours: { type: "string", default: "24" },
+      "api-base": { type: "string", default: defaultApiBase },
+    },
+  });
+  const account = values.account ?? process.env.CLOUDFLARE_ACCOUNT_ID;
+  const token = values.token ?? process.env.CLOUDFLARE_API_TOKEN;
+  if (!account || !token) {
+    throw new Error("needs --account and --token (or CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN)");
+  }
+  return {
+    account,
+    token,
+    dataset: values.dataset,
+    hours: Number(values.hours),
+    apiBase: values["api-base"].replace(/\/+$/, ""),
+  };
+}
+
+/** One query through the SQL API: POST, the SQL as the body, bearer token; JSON rows back. */
+async function runQuery(o: Options, sql: string): Promise<Row[]> {
+  const url = `${o.apiBase}/accounts/${encodeURIComponent(o.account)}/analytics_engine/sql`;
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${o.token}`, "Content-Type": "text/plain" },
+    body: `${sql}\nFORMAT JSON`,
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`HTTP ${res.status}: ${text.slice(0, 500)}`);
+  const body = JSON.parse(text) as { data?: Row[] };
+  return body.data ?? [];
+}
+
+function table(rows: Row[]): string {
+  if (rows.length === 0) return "  (no rows)\n";
+  const columns = Object.keys(rows[0] ?? {});
+  const show = (v: unknown) => (typeof v === "number" && !Number.isInteger(v) ? v.toFixed(3) : String(v ?? ""));
+  const cells = rows.map((r) => columns.map((c) => show(r[c])));
+  const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((r) => (r[i] ?? "").length)));
+  const line = (values: string[]) => `  ${values.map((v, i) => v.padEnd(widths[i] ?? 0)).join("  ")}`.trimEnd();
+  return `${[line(columns), line(widths.map((w) => "-".repeat(w))), ...cells.map(line)].join("\n")}\n`;
+}
+
+function alertLines(list: Alert[], results: Map<string, Row[]>): { text: string; firing: number } {
+  let firing = 0;
+  const lines = list.map((a) => {
+    const rows = results.get(a.query);
+    const when = a.when.map((c) => `${c.column} ${c.op} ${c.value}`).join(" and ");
+    if (!rows) return `  ?        ${a.name} (${a.query} failed)`;
+    const verdicts = rows.map((r) => fires(a, r));
+    if (verdicts.some((v) => v === true)) {
+      firing++;
+      return `  FIRING   ${a.name}: ${when} (target ${a.target})`;
+    }
+    return verdicts.some((v) => v === false) ? `  ok       ${a.name} (target ${a.target})` : `  no data  ${a.name}`;
+  });
+  return { text: `${lines.join("\n")}\n`, firing };
+}
+
+async function main(argv: string[]): Promise<number> {
+  const o = options(argv);
+  const doc = readOperationsDoc();
+  const results = new Map<string, Row[]>();
+  let failed = 0;
+  process.stdout.write(`Analytics Engine report: ${o.dataset}, last ${o.hours} h\n`);
+  for (const q of namedQueries(doc)) {
+    process.stdout.write(`\n${q.name}\n`);
+    try {
+      const rows = await runQuery(o, forDataset(q.sql, o.dataset, o.hours));
+      results.set(q.name, rows);
+      process.stdout.write(table(rows));
+    } catch (err) {
+      failed++;
+      process.stdout.write(`  FAILED: ${(err as Error).message}\n`);
+    }
+  }
+  const { text, firing } = alertLines(alerts(doc), results);
+  process.stdout.write(`\nAlerts\n${text}`);
+  return failed > 0 ? 1 : firing > 0 ? 2 : 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    process.stderr.write(`ops:report: ${err.message}\n`);
+    process.exit(1);
+  },
+);
