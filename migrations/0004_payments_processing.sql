@@ -9,4 +9,6 @@ CREATE TABLE "sandbox_ledger" (
 	"updated_at" timestamp (3) with time zone NOT NULL
 );
 --> statement-breakpoint
-CREATE UNIQUE INDEX "payments_order_active_key" ON "payments" USING btree ("order_id") WHERE "payments"."status" in ('processing', 'succeeded');
+CREATE UNIQUE INDEX "payments_order_active_key" ON "payments" USING btree ("order_id") WHERE "payments"."status" in ('processing', 'succeeded');--> statement-breakpoint
+-- The sandbox ledger stands in for the provider side: system work only, never tenant requests.
+REVOKE ALL ON TABLE "sandbox_ledger" FROM edgepay_app;

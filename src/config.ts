@@ -36,6 +36,14 @@ const schema = z
     JWT_ISSUER: z.string().default("https://api.edgepay.dev"),
     JWT_AUDIENCE: z.string().default("edgepay-api"),
     ACCESS_TOKEN_TTL_SECONDS: intFromString(3600, 60, 3600),
+    PAYMENT_RETRY_BASE_SECONDS: intFromString(5, 0, 3600),
+    WEBHOOK_RETRY_BASE_SECONDS: intFromString(30, 0, 3600),
+    WEBHOOK_TIMEOUT_MS: intFromString(10_000, 100, 30_000),
+    SANDBOX_LATENCY_MS: intFromString(0, 0, 10_000),
+    SANDBOX_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0),
+    SANDBOX_TRANSIENT_FAILURES: intFromString(2, 0, 100),
+    SWEEP_OUTBOX_AFTER_SECONDS: intFromString(30, 1, 86_400),
+    SWEEP_PROCESSING_AFTER_SECONDS: intFromString(300, 1, 86_400),
     RATE_LIMIT_FAIL_MODE: z.enum(["open", "closed"]).default("open"),
     RATE_LIMIT_TIMEOUT_MS: intFromString(250, 10, 5_000),
   })
@@ -70,6 +78,11 @@ export interface Config {
   corsOrigins: string[];
   /** OAuth access tokens (HS256 JWTs); `undefined` signing key = OAuth disabled (development only). */
   jwt: { signingKey: string | undefined; issuer: string; audience: string; ttlSeconds: number };
+  /** Queue consumers: retry backoff bases (0 = retry at once, for tests) and the webhook attempt timeout. */
+  queues: { paymentRetryBaseSeconds: number; webhookRetryBaseSeconds: number; webhookTimeoutMs: number };
+  sandbox: { latencyMs: number; failureRate: number; transientFailures: number };
+  /** Cron sweeper thresholds. */
+  sweep: { outboxAfterMs: number; processingAfterMs: number };
   /** What the API does when the rate limiter cannot answer within `timeoutMs`. */
   rateLimit: { failMode: "open" | "closed"; timeoutMs: number };
 }
@@ -117,6 +130,20 @@ export function getConfig(env: Bindings): Config {
       issuer: v.JWT_ISSUER,
       audience: v.JWT_AUDIENCE,
       ttlSeconds: v.ACCESS_TOKEN_TTL_SECONDS,
+    },
+    queues: {
+      paymentRetryBaseSeconds: v.PAYMENT_RETRY_BASE_SECONDS,
+      webhookRetryBaseSeconds: v.WEBHOOK_RETRY_BASE_SECONDS,
+      webhookTimeoutMs: v.WEBHOOK_TIMEOUT_MS,
+    },
+    sandbox: {
+      latencyMs: v.SANDBOX_LATENCY_MS,
+      failureRate: v.SANDBOX_FAILURE_RATE,
+      transientFailures: v.SANDBOX_TRANSIENT_FAILURES,
+    },
+    sweep: {
+      outboxAfterMs: v.SWEEP_OUTBOX_AFTER_SECONDS * 1000,
+      processingAfterMs: v.SWEEP_PROCESSING_AFTER_SECONDS * 1000,
     },
     rateLimit: { failMode: v.RATE_LIMIT_FAIL_MODE, timeoutMs: v.RATE_LIMIT_TIMEOUT_MS },
     corsOrigins: v.CORS_ORIGINS.split(",")

@@ -21,6 +21,19 @@ export interface Bindings extends Cloudflare.Env {
   JWT_AUDIENCE?: string;
   /** Access token lifetime, 60–3600 s (default 3600). */
   ACCESS_TOKEN_TTL_SECONDS?: string;
+  /** Payment retry backoff base in seconds (default 5; doubled per attempt, with jitter). */
+  PAYMENT_RETRY_BASE_SECONDS?: string;
+  /** Webhook retry backoff base in seconds (default 30; doubled per attempt up to hours). */
+  WEBHOOK_RETRY_BASE_SECONDS?: string;
+  /** Timeout of one webhook delivery attempt (default 10000 ms). */
+  WEBHOOK_TIMEOUT_MS?: string;
+  /** Sandbox provider: added latency, injected transient failure rate (0–1), and how often pm_card_processingError fails before succeeding. */
+  SANDBOX_LATENCY_MS?: string;
+  SANDBOX_FAILURE_RATE?: string;
+  SANDBOX_TRANSIENT_FAILURES?: string;
+  /** Sweeper: re-send outbox rows older than this (default 30 s); re-drive payments processing longer than this (default 300 s). */
+  SWEEP_OUTBOX_AFTER_SECONDS?: string;
+  SWEEP_PROCESSING_AFTER_SECONDS?: string;
   /** `open` (default) or `closed`: whether requests pass when the rate limiter is down or slow. */
   RATE_LIMIT_FAIL_MODE?: string;
   /** Milliseconds the rate limiter may take before its fail mode applies (default 250). */

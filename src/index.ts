@@ -1,8 +1,8 @@
 import { createApp } from "./app";
 import type { Bindings } from "./env";
-import { log } from "./observability/logger";
 import { queueRoutes } from "./queues/consumers";
 import { dispatchQueue } from "./queues/dispatch";
+import { sweep } from "./queues/sweeper";
 
 const app = createApp();
 
@@ -12,7 +12,7 @@ export default {
   async queue(batch, env, ctx) {
     await dispatchQueue(queueRoutes, batch, env, ctx);
   },
-  async scheduled(controller, _env, _ctx) {
-    log.info("cron tick", { cron: controller.cron, scheduled_time: new Date(controller.scheduledTime).toISOString() });
+  async scheduled(controller, env) {
+    await sweep(env, controller.scheduledTime);
   },
 } satisfies ExportedHandler<Bindings>;

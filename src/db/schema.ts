@@ -160,9 +160,7 @@ export const payments = pgTable(
   (t) => [
     uniqueIndex("payments_tenant_idempotency_key").on(t.tenantId, t.idempotencyKey),
     // At most one live payment per order: a second one while one is processing or succeeded is refused by Postgres.
-    uniqueIndex("payments_order_active_key")
-      .on(t.orderId)
-      .where(sql`${t.status} in ('processing', 'succeeded')`),
+    uniqueIndex("payments_order_active_key").on(t.orderId).where(sql`${t.status} in ('processing', 'succeeded')`),
     index("payments_tenant_id_idx").on(t.tenantId, t.id.desc()),
     index("payments_tenant_status_idx").on(t.tenantId, t.status, t.id.desc()),
     index("payments_tenant_order_idx").on(t.tenantId, t.orderId, t.id.desc()),

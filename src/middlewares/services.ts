@@ -14,7 +14,7 @@ export const services = (): MiddlewareHandler<AppEnv> =>
     try {
       const config = getConfig(c.env);
       c.set("config", config);
-      c.set("services", new Services(config));
+      c.set("services", new Services(config, c.env));
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       log.error("configuration error", { bindings: err.bindings, error_message: err.message });

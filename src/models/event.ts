@@ -2,14 +2,12 @@ import type { events } from "../db/schema";
 
 export type EventRow = typeof events.$inferSelect;
 
+/** Event types, as delivered to webhooks and listed by `GET /v1/events`. */
 export const eventTypes = [
-  "payment.created",
   "payment.succeeded",
   "payment.failed",
   "order.paid",
-  "order.canceled",
   "order.refunded",
-  "refund.created",
   "refund.succeeded",
   "refund.failed",
 ] as const;

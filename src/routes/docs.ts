@@ -16,6 +16,7 @@ export const openApiInfo = {
     { name: "Orders", description: "What a user buys; amounts are computed by the server." },
     { name: "Payments", description: "Asynchronous payments of orders." },
     { name: "Events", description: "Everything that happened, as delivered to webhooks." },
+    { name: "Webhooks", description: "Signed event deliveries to your endpoints." },
     { name: "API keys", description: "Secret keys of your tenant, with roles." },
     { name: "OAuth", description: "Access tokens for API keys (client credentials grant)." },
     { name: "Health", description: "Liveness and readiness." },

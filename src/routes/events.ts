@@ -2,7 +2,8 @@ import { z } from "@hono/zod-openapi";
 import type { App } from "../context";
 import { AppError } from "../lib/errors";
 import { toEvent } from "../models/event";
-import { getEvent, listEvents } from "../services/events";
+import { getEvent, listEvents, redeliverEvent } from "../services/events";
+import { dispatchOutbox } from "../services/outbox";
 import { defineRoute, idParam, jsonResponse } from "./kit";
 import { listOf, listQuery, pageRequest, toList } from "./lists";
 import { tenantDb } from "./scope";
@@ -51,7 +52,28 @@ const get = defineRoute({
   responses: { 200: jsonResponse(Event, "The event.") },
 });
 
+const redeliver = defineRoute({
+  method: "post",
+  path: "/v1/events/{id}/redeliver",
+  tags: ["Events"],
+  summary: "Redeliver an event",
+  description: "Sends the event again to every endpoint whose delivery of it failed after all retries.",
+  permission: "webhooks:write",
+  problems: [404],
+  request: { params: idParam("evt", example) },
+  responses: { 202: jsonResponse(Event, "Redelivery scheduled.") },
+});
+
 export function registerEvents(app: App): void {
+  app.openapi(redeliver, async (c) => {
+    const { db, tenantId } = tenantDb(c);
+    const { id } = c.req.valid("param");
+    const rows = await redeliverEvent(db, tenantId, id);
+    c.executionCtx.waitUntil(dispatchOutbox(db, c.var.services.producers, rows));
+    const row = await getEvent(db, tenantId, id);
+    if (!row) throw new AppError("not_found", { detail: `No such event: ${id}` });
+    return c.json(toEvent(row), 202);
+  });
   app.openapi(list, async (c) => {
     const { db, tenantId } = tenantDb(c);
     const q = c.req.valid("query");

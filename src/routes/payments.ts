@@ -1,10 +1,16 @@
 import { z } from "@hono/zod-openapi";
-import type { App } from "../context";
+import type { Context } from "hono";
+import type { App, AppEnv } from "../context";
 import { isId } from "../lib/ids";
 import { toPayment } from "../models/payment";
-import { getPayment, listPayments } from "../services/payments";
-import { cachedObject, objectKeyFromPath } from "./cached";
-import { defineRoute, idParam, jsonResponse } from "./kit";
+import { toRefund } from "../models/refund";
+import { log } from "../observability/logger";
+import { testPaymentMethods } from "../providers/provider";
+import type { PaymentsMessage } from "../queues/messages";
+import { createPayment, getPayment, listPayments } from "../services/payments";
+import { createRefund } from "../services/refunds";
+import { cachedObject, cacheWrite, objectKeyFromPath } from "./cached";
+import { defineRoute, idParam, jsonBody, jsonResponse } from "./kit";
 import { listOf, listQuery, pageRequest, toList } from "./lists";
 import { tenantDb } from "./scope";
 
@@ -26,6 +32,76 @@ export const Payment = z
     updated_at: z.string().datetime(),
   })
   .openapi("Payment");
+
+const cardNumber = /^[\d\s-]{12,}$/;
+
+const PaymentCreate = z
+  .strictObject({
+    order_id: z
+      .string()
+      .refine((v) => isId("ord", v), "must be an ord_ id")
+      .openapi({ example: "ord_06bxq3zcq1n8k5rmhd7w4t9yfa" }),
+    payment_method: z
+      .string()
+      .max(100)
+      .refine((v) => !cardNumber.test(v), "Card numbers are never accepted; send a payment method token (pm_...)")
+      .pipe(z.enum(testPaymentMethods))
+      .openapi({ example: "pm_card_visa", description: "A payment method token. Sandbox: the test methods." }),
+    amount: z.number().int().positive().optional().openapi({ description: "If given, must equal the order's amount." }),
+    currency: z.string().optional().openapi({ description: "If given, must equal the order's currency." }),
+  })
+  .openapi("PaymentCreate");
+
+export const Refund = z
+  .object({
+    id: z.string().openapi({ example: "re_06bxq3zcq1n8k5rmhd7w4t9yfa" }),
+    object: z.literal("refund"),
+    payment_id: z.string(),
+    amount: z.number().int(),
+    status: z.enum(["pending", "succeeded", "failed"]),
+    failure_code: z.string().nullable(),
+    created_at: z.string().datetime(),
+    updated_at: z.string().datetime(),
+  })
+  .openapi("Refund");
+
+const RefundCreate = z
+  .strictObject({
+    amount: z.number().int().min(1).optional().openapi({ description: "Minor units; default: all that is left." }),
+  })
+  .openapi("RefundCreate");
+
+const create = defineRoute({
+  method: "post",
+  path: "/v1/payments",
+  tags: ["Payments"],
+  summary: "Create a payment",
+  description:
+    "Accepts the payment at once (202, `processing`); a queue consumer charges it and moves it to `succeeded` or " +
+    "`failed`, and the order to `paid`. Requires an Idempotency-Key, backed by Postgres as well as Redis.",
+  permission: "payments:write",
+  limits: ["api", "payments"],
+  idempotency: { required: true, dbBacked: true },
+  problems: [409],
+  request: { body: jsonBody(PaymentCreate) },
+  responses: { 202: jsonResponse(Payment, "Accepted; the payment is processing.") },
+});
+
+const refund = defineRoute({
+  method: "post",
+  path: "/v1/payments/{id}/refunds",
+  tags: ["Payments"],
+  summary: "Refund a payment",
+  description:
+    "Only a succeeded payment; refunds requested never exceed its amount (400 `amount_too_large`). Asynchronous " +
+    "like payments (202, `pending`). Requires an Idempotency-Key.",
+  permission: "payments:write",
+  limits: ["api", "payments"],
+  idempotency: { required: true, dbBacked: true },
+  problems: [404, 409],
+  request: { params: idParam("pay", example), body: jsonBody(RefundCreate) },
+  responses: { 202: jsonResponse(Refund, "Accepted; the refund is pending.") },
+});
 
 const list = defineRoute({
   method: "get",
@@ -58,7 +134,44 @@ const get = defineRoute({
   responses: { 200: jsonResponse(Payment, "The payment.") },
 });
 
+/** Sends the work message right away; if that fails the payment is safe in Postgres and the sweeper sends it. */
+async function enqueue(c: Context<AppEnv>, body: PaymentsMessage): Promise<void> {
+  try {
+    await c.var.services.producers.payments.send(body, { contentType: "json" });
+  } catch (err) {
+    log.warn("queue send failed after commit; the sweeper will deliver it", {
+      request_id: c.get("requestId"),
+      error_message: String(err),
+    });
+  }
+}
+
 export function registerPayments(app: App): void {
+  app.openapi(create, async (c) => {
+    const { db, tenantId } = tenantDb(c);
+    const idem = c.var.idempotency;
+    if (!idem) throw new Error("idempotency key missing on a route that requires it");
+    const result = await createPayment(db, tenantId, c.req.valid("json"), idem);
+    const payment = toPayment(result.payment);
+    if (result.kind === "replayed") {
+      c.header("Idempotent-Replayed", "true");
+      return c.json(payment, 202);
+    }
+    await Promise.all([cacheWrite(c, payment.id, payment), enqueue(c, result.outbox.payload as PaymentsMessage)]);
+    return c.json(payment, 202);
+  });
+  app.openapi(refund, async (c) => {
+    const { db, tenantId } = tenantDb(c);
+    const idem = c.var.idempotency;
+    if (!idem) throw new Error("idempotency key missing on a route that requires it");
+    const result = await createRefund(db, tenantId, c.req.valid("param").id, c.req.valid("json").amount, idem);
+    if (result.kind === "replayed") {
+      c.header("Idempotent-Replayed", "true");
+      return c.json(toRefund(result.refund), 202);
+    }
+    await enqueue(c, result.outbox.payload as PaymentsMessage);
+    return c.json(toRefund(result.refund), 202);
+  });
   app.openapi(list, async (c) => {
     const { db, tenantId } = tenantDb(c);
     const q = c.req.valid("query");

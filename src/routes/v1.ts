@@ -4,6 +4,7 @@ import { registerEvents } from "./events";
 import { registerOrders } from "./orders";
 import { registerPayments } from "./payments";
 import { registerUsers } from "./users";
+import { registerWebhookEndpoints } from "./webhook-endpoints";
 
 /** Every /v1 resource. A new resource file is registered here and nowhere else. */
 export function registerV1(app: App): void {
@@ -12,4 +13,5 @@ export function registerV1(app: App): void {
   registerPayments(app);
   registerEvents(app);
   registerApiKeys(app);
+  registerWebhookEndpoints(app);
 }

@@ -4,7 +4,11 @@ import { createRedis } from "../cache/redis";
 import type { Config } from "../config";
 import { createHttpDb, createSql, type HttpDb } from "../db/client";
 import { ScopedDb } from "../db/scoped-db";
+import type { Bindings } from "../env";
 import { Telemetry } from "../observability/telemetry";
+import type { PaymentProvider } from "../providers/provider";
+import { SandboxProvider } from "../providers/sandbox";
+import type { Producers } from "./outbox";
 
 /**
  * The clients one request (or one queue batch) may use, built lazily on first access: a route that touches no
@@ -16,10 +20,28 @@ export class Services {
   #redis: Redis | null | undefined;
 
   readonly keys: Keys;
-  readonly telemetry = new Telemetry();
+  readonly telemetry: Telemetry = new Telemetry();
 
-  constructor(readonly config: Config) {
+  constructor(
+    readonly config: Config,
+    private readonly env: Pick<Bindings, "PAYMENTS_QUEUE" | "WEBHOOKS_QUEUE">,
+    telemetry?: Telemetry,
+  ) {
     this.keys = redisKeys(config.redis?.prefix ?? "ep:");
+    if (telemetry) this.telemetry = telemetry;
+  }
+
+  /** Queue producers (the outbox dispatcher sends through these). */
+  get producers(): Producers {
+    return {
+      payments: this.env.PAYMENTS_QUEUE as Producers["payments"],
+      webhooks: this.env.WEBHOOKS_QUEUE as Producers["webhooks"],
+    };
+  }
+
+  /** The payment provider: the sandbox (the only one this deployment knows). */
+  get provider(): PaymentProvider {
+    return new SandboxProvider(this.serviceDb(), this.config.sandbox);
   }
 
   /** The database as one tenant sees it (row-level security on), timed into this request's telemetry. */

@@ -1,6 +1,6 @@
 import { and, eq, getTableColumns, gte, isNull, lt, type SQL, sql } from "drizzle-orm";
 import { mapRequirement, requireThat } from "../db/guards";
-import { orderItems, orders, users } from "../db/schema";
+import { orderItems, orders, payments, users } from "../db/schema";
 import type { ScopedDb } from "../db/scoped-db";
 import { AppError } from "../lib/errors";
 import { idFloor, newId } from "../lib/ids";
@@ -132,13 +132,21 @@ export async function listOrders(
   return toPage(rows, page);
 }
 
-/** `pending` → `canceled`; 404 if the order is not the tenant's, 409 from any other status. One round trip. */
+/**
+ * `pending` → `canceled`; 404 if the order is not the tenant's, 409 from any other status or while a payment for it
+ * is processing (the charge may already be under way). One round trip.
+ */
 export async function cancelOrder(db: ScopedDb, tenantId: string, id: string): Promise<OrderWithItems> {
   const mine = and(eq(orders.tenantId, tenantId), eq(orders.id, id));
   const exists = db.db.select({ one: sql`1` }).from(orders).where(mine);
+  const paying = db.db
+    .select({ one: sql`1` })
+    .from(payments)
+    .where(and(eq(payments.orderId, id), eq(payments.status, "processing")));
   try {
-    const [, updated, [current]] = await db.batch([
+    const [, , updated, [current]] = await db.batch([
       requireThat(db.db, sql`exists(${exists})`, "order"),
+      requireThat(db.db, sql`not exists(${paying})`, "paying"),
       db.db
         .update(orders)
         .set({ status: "canceled", updatedAt: new Date() })
@@ -154,6 +162,10 @@ export async function cancelOrder(db: ScopedDb, tenantId: string, id: string): P
     }
     return current;
   } catch (err) {
-    mapRequirement(err, { order: () => new AppError("not_found", { detail: `No such order: ${id}` }) });
+    mapRequirement(err, {
+      order: () => new AppError("not_found", { detail: `No such order: ${id}` }),
+      paying: () =>
+        new AppError("conflict", { detail: "A payment for this order is processing; it cannot be canceled now." }),
+    });
   }
 }

@@ -1,7 +1,12 @@
-import { and, eq, type SQL } from "drizzle-orm";
-import { payments } from "../db/schema";
+import { and, eq, type SQL, sql } from "drizzle-orm";
+import { mapRequirement, requireThat } from "../db/guards";
+import { orders, payments } from "../db/schema";
 import type { ScopedDb } from "../db/scoped-db";
+import { AppError } from "../lib/errors";
+import { newId } from "../lib/ids";
+import { checkViolation, pgCode, pgConstraint, uniqueViolation } from "../lib/pg-errors";
 import type { PaymentRow } from "../models/payment";
+import { type OutboxRow, outboxInsert } from "./outbox";
 import { keyset, type Page, type PageRequest, toPage } from "./pagination";
 
 export interface PaymentFilters {
@@ -39,4 +44,126 @@ export async function listPayments(
       .limit(k.take),
   );
   return toPage(rows, page);
+}
+
+export interface PaymentInput {
+  order_id: string;
+  payment_method: string;
+  /** Optional cross-checks: when given they must equal the order's. */
+  amount?: number | undefined;
+  currency?: string | undefined;
+}
+
+export interface Idempotency {
+  key: string;
+  fingerprint: string;
+}
+
+export type CreateResult =
+  | { kind: "created"; payment: PaymentRow; outbox: OutboxRow }
+  | { kind: "replayed"; payment: PaymentRow };
+
+/**
+ * Accepts a payment: in ONE batch, checks the order (this tenant's, pending, amount/currency as given), inserts the
+ * payment `processing` with the order's amount, and writes the outbox row that asks the queue to charge it. The
+ * unique (tenant_id, idempotency_key) index makes a retry with the same key return the first payment even when
+ * Redis (the usual idempotency store) is down; a different request under that key is a 422.
+ */
+export async function createPayment(
+  db: ScopedDb,
+  tenantId: string,
+  input: PaymentInput,
+  idem: Idempotency,
+): Promise<CreateResult> {
+  const now = new Date();
+  const id = newId("pay", now.getTime());
+  const order = and(eq(orders.tenantId, tenantId), eq(orders.id, input.order_id));
+  const exists = db.db.select({ one: sql`1` }).from(orders).where(order);
+  const pending = db.db
+    .select({ one: sql`1` })
+    .from(orders)
+    .where(and(order, eq(orders.status, "pending")));
+  const matches = db.db
+    .select({ one: sql`1` })
+    .from(orders)
+    .where(
+      and(
+        order,
+        input.amount !== undefined ? eq(orders.amount, input.amount) : undefined,
+        input.currency !== undefined ? eq(orders.currency, input.currency) : undefined,
+      ),
+    );
+  const fromOrder = (column: typeof orders.amount | typeof orders.currency) =>
+    sql`(select ${column} from ${orders} where ${order})`;
+  const message = { kind: "payment" as const, paymentId: id, tenantId };
+  const box = outboxInsert(db, tenantId, message);
+  try {
+    const [, , , [payment]] = await db.batch([
+      requireThat(db.db, sql`exists(${exists})`, "order"),
+      requireThat(db.db, sql`exists(${pending})`, "order_state"),
+      requireThat(db.db, sql`exists(${matches})`, "order_amount"),
+      db.db
+        .insert(payments)
+        .values({
+          id,
+          tenantId,
+          orderId: input.order_id,
+          amount: fromOrder(orders.amount) as unknown as number,
+          currency: fromOrder(orders.currency) as unknown as string,
+          status: "processing",
+          paymentMethod: input.payment_method,
+          idempotencyKey: idem.key,
+          requestFingerprint: idem.fingerprint,
+          createdAt: now,
+          updatedAt: now,
+        })
+        .returning(),
+      box.query,
+    ]);
+    if (!payment) throw new Error("insert returned no payment");
+    return { kind: "created", payment, outbox: box.row };
+  } catch (err) {
+    if (pgCode(err) === uniqueViolation && pgConstraint(err) === "payments_tenant_idempotency_key") {
+      return { kind: "replayed", payment: await existingForKey(db, tenantId, idem) };
+    }
+    if (pgCode(err) === uniqueViolation && pgConstraint(err) === "payments_order_active_key") {
+      throw new AppError("conflict", { detail: "This order already has a payment that is processing or succeeded." });
+    }
+    if (pgCode(err) === checkViolation) {
+      throw new AppError("validation_error", {
+        detail: "The order's amount must be greater than zero to be paid.",
+        errors: [{ path: "order_id", message: "Order amount is 0" }],
+      });
+    }
+    mapRequirement(err, {
+      order: () =>
+        new AppError("validation_error", {
+          detail: "The order does not exist.",
+          errors: [{ path: "order_id", message: `No such order: ${input.order_id}` }],
+        }),
+      order_state: () => new AppError("conflict", { detail: "Only a pending order can be paid." }),
+      order_amount: () =>
+        new AppError("validation_error", {
+          detail: "amount and currency, when given, must equal the order's.",
+          errors: [{ path: input.amount !== undefined ? "amount" : "currency", message: "Does not match the order" }],
+        }),
+    });
+  }
+}
+
+async function existingForKey(db: ScopedDb, tenantId: string, idem: Idempotency): Promise<PaymentRow> {
+  const [row] = await db.run(
+    db.db
+      .select()
+      .from(payments)
+      .where(and(eq(payments.tenantId, tenantId), eq(payments.idempotencyKey, idem.key)))
+      .limit(1),
+  );
+  if (!row) throw new Error("idempotency key conflict without a payment");
+  if (row.requestFingerprint && row.requestFingerprint !== idem.fingerprint) {
+    throw new AppError("idempotency_key_mismatch", {
+      detail: "This Idempotency-Key was used with a different method, path or body.",
+    });
+  }
+  return row;
 }

@@ -17,7 +17,7 @@ describe("bench smoke", () => {
       base: settings,
       latencyPasses: settings,
       latencies: [0],
-      seed: { users: 5, pendingOrders: 5, payments: 2_000 },
+      seed: { users: 5, pendingOrders: 5, payments: 10_000 },
     });
 
     expect(report.bundle.app.gzipBytes).toBeGreaterThan(1_000);

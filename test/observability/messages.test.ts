@@ -2,51 +2,58 @@ import { createExecutionContext, createMessageBatch, getQueueResult } from "clou
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
+import { newId } from "../../src/lib/ids";
 import { observeMessage } from "../../src/observability/messages";
 import { captureLogs, fakeAnalytics, named } from "./capture";
 
 describe("queue messages through the worker's queue handler", () => {
-  it("writes one log line and one data point per message, and the messages are retried", async () => {
+  it("writes one log line and one data point per message, acking each message on its own", async () => {
     const analytics = fakeAnalytics();
+    const tenantId = newId("ten");
+    const paymentId = newId("pay");
     const batch = createMessageBatch("edgepay-payments", [
       { id: "msg-1", timestamp: new Date(), attempts: 1, body: { payment_id: "pay_x" } },
-      { id: "msg-2", timestamp: new Date(), attempts: 3, body: { payment_id: "pay_y" } },
+      { id: "msg-2", timestamp: new Date(), attempts: 3, body: { kind: "payment", paymentId, tenantId } },
     ]);
     const ctx = createExecutionContext();
     const { lines } = await captureLogs(() => worker.queue(batch, { ...env, ANALYTICS: analytics.dataset }, ctx));
     const result = await getQueueResult(batch, ctx);
-    expect(result.retryMessages.map((m: { msgId: string }) => m.msgId).sort()).toEqual(["msg-1", "msg-2"]);
-    expect(result.explicitAcks).toEqual([]);
+    // A malformed message is dropped (acked, logged as an error); an unknown payment is a no-op ack.
+    expect(result.explicitAcks.sort()).toEqual(["msg-1", "msg-2"]);
+    expect(result.retryMessages).toEqual([]);
 
     const events = lines.filter((l) => l.message === "queue message");
     expect(events).toHaveLength(2);
+    expect(events[0]).toMatchObject({ message_id: "msg-1", outcome: "ack", malformed: true, tenant: null });
     expect(events[1]).toMatchObject({
-      level: "warn",
+      level: "info",
       queue: "edgepay-payments",
       message_id: "msg-2",
       attempt: 3,
-      outcome: "retry",
-      tenant: null,
-      db_calls: 0,
+      outcome: "ack",
+      tenant: tenantId,
+      payment_id: paymentId,
+      result: "unknown payment",
+      db_calls: 1,
       redis_calls: 0,
     });
     expect(events[1]?.duration_ms).toBeTypeOf("number");
-    expect(JSON.stringify(events)).not.toContain("pay_y"); // bodies are not logged unless the handler says so
+    expect(JSON.stringify(lines)).not.toContain("pay_x"); // bodies are not logged unless the handler says so
 
     expect(analytics.points).toHaveLength(2);
     const point = named(analytics.points[1] as AnalyticsEngineDataPoint);
-    expect(point.index).toBe("anonymous");
+    expect(point.index).toBe(tenantId);
     expect(point.blobs).toEqual({
       route: "edgepay-payments",
       method: "QUEUE",
       status: "",
       cache_status: "none",
       colo: "unknown",
-      outcome: "retry",
+      outcome: "ack",
       kind: "message",
       rate_limit: "none",
     });
-    expect(point.doubles).toMatchObject({ attempt: 3, status_code: 0, db_calls: 0, redis_calls: 0 });
+    expect(point.doubles).toMatchObject({ attempt: 3, status_code: 0, db_calls: 1, redis_calls: 0 });
   });
 });
 

@@ -1,0 +1,77 @@
+import { getConfig } from "../config";
+import type { Bindings } from "../env";
+import { backoffSeconds } from "../lib/backoff";
+import { errorFields, log } from "../observability/logger";
+import { type MessageResult, observeMessage } from "../observability/messages";
+import { Services } from "../services/container";
+import { failUnprocessable, processPayment } from "../services/payment-processing";
+import { failUnprocessableRefund, processRefund } from "../services/refund-processing";
+import type { QueueHandler } from "./dispatch";
+import { PaymentsMessage } from "./messages";
+import { publish } from "./publish";
+
+type Mode = "process" | "dead-letter";
+
+/**
+ * One payments-queue message. Each message is acked or retried on its own (never the whole batch), so one poison
+ * or failing message cannot make the others run twice. `dead-letter` ends the payment/refund as failed with
+ * `processing_error` (its retries are exhausted).
+ */
+async function handle(env: Bindings, message: Message, queue: string, mode: Mode): Promise<void> {
+  const config = getConfig(env);
+  await observeMessage(
+    env,
+    { queue, attempt: message.attempts, messageId: message.id },
+    async (telemetry): Promise<MessageResult> => {
+      const parsed = PaymentsMessage.safeParse(message.body);
+      if (!parsed.success) {
+        log.error("malformed payments message dropped", { queue, message_id: message.id });
+        message.ack();
+        return { outcome: "ack", fields: { malformed: true } };
+      }
+      const m = parsed.data;
+      const services = new Services(config, env, telemetry);
+      const db = services.tenantDb(m.tenantId);
+      const ids = m.kind === "payment" ? { payment_id: m.paymentId } : { refund_id: m.refundId };
+      try {
+        const outcome =
+          m.kind === "payment"
+            ? mode === "process"
+              ? await processPayment(db, services.provider, m.tenantId, m.paymentId, m.outboxId)
+              : await failUnprocessable(db, m.tenantId, m.paymentId)
+            : mode === "process"
+              ? await processRefund(db, services.provider, m.tenantId, m.refundId, m.outboxId)
+              : await failUnprocessableRefund(db, m.tenantId, m.refundId);
+        if (outcome.kind === "retry") {
+          message.retry({ delaySeconds: backoffSeconds(config.queues.paymentRetryBaseSeconds, message.attempts) });
+          return { outcome: "retry", tenant: m.tenantId, fields: { ...ids, reason: outcome.message } };
+        }
+        if (outcome.kind === "done") {
+          const objects =
+            "refund" in outcome ? [outcome.refund, outcome.payment, outcome.order] : [outcome.payment, outcome.order];
+          await publish(services, m.tenantId, objects, outcome.outbox);
+        }
+        message.ack();
+        const result =
+          outcome.kind === "done"
+            ? "refund" in outcome
+              ? outcome.refund.status
+              : outcome.payment.status
+            : outcome.reason;
+        return { outcome: mode === "dead-letter" ? "dlq" : "ack", tenant: m.tenantId, fields: { ...ids, result } };
+      } catch (err) {
+        // Postgres or Redis unreachable mid-message: try this message again later; the work is idempotent.
+        message.retry({ delaySeconds: backoffSeconds(config.queues.paymentRetryBaseSeconds, message.attempts) });
+        return { outcome: "retry", tenant: m.tenantId, fields: { ...ids, ...errorFields(err) } };
+      }
+    },
+  );
+}
+
+export const paymentsConsumer: QueueHandler = async (batch, env) => {
+  for (const message of batch.messages) await handle(env, message, batch.queue, "process");
+};
+
+export const paymentsDeadLetterConsumer: QueueHandler = async (batch, env) => {
+  for (const message of batch.messages) await handle(env, message, batch.queue, "dead-letter");
+};

@@ -1,0 +1,83 @@
+import { and, eq, inArray, lt } from "drizzle-orm";
+import { getConfig } from "../config";
+import { payments, refunds } from "../db/schema";
+import type { Bindings } from "../env";
+import { observeMessage } from "../observability/messages";
+import { Services } from "../services/container";
+import { dispatchOutbox, undispatched } from "../services/outbox";
+import type { PaymentsMessage } from "./messages";
+
+const batchLimit = 500;
+
+/**
+ * The cron sweeper (every minute). It closes the two gaps at-least-once delivery leaves:
+ * 1. outbox rows whose `send()` failed or never ran (the request or consumer died after commit) are sent again;
+ * 2. payments and refunds still in flight long after they should have ended (a lost message, a DLQ consumer that
+ *    failed) are re-driven through the payments queue. Their `updated_at` is bumped so each is re-driven at most
+ *    once per threshold. Consumers are idempotent, so a duplicate is harmless.
+ * It reports its counts as one log line and data point (queue `cron:sweeper`).
+ */
+export async function sweep(env: Bindings, scheduledTime: number): Promise<void> {
+  const config = getConfig(env);
+  await observeMessage(
+    env,
+    { queue: "cron:sweeper", attempt: 1, messageId: String(scheduledTime) },
+    async (telemetry) => {
+      const services = new Services(config, env, telemetry);
+      const db = services.serviceDb();
+      const rows = await undispatched(db, config.sweep.outboxAfterMs, batchLimit);
+      const outboxSent = await dispatchOutbox(db, services.producers, rows);
+
+      const before = new Date(Date.now() - config.sweep.processingAfterMs);
+      const now = new Date();
+      const [stuckPayments, stuckRefunds] = await db.batch([
+        db.db
+          .update(payments)
+          .set({ updatedAt: now })
+          .where(
+            inArray(
+              payments.id,
+              db.db
+                .select({ id: payments.id })
+                .from(payments)
+                .where(and(eq(payments.status, "processing"), lt(payments.updatedAt, before)))
+                .limit(batchLimit),
+            ),
+          )
+          .returning({ id: payments.id, tenantId: payments.tenantId }),
+        db.db
+          .update(refunds)
+          .set({ updatedAt: now })
+          .where(
+            inArray(
+              refunds.id,
+              db.db
+                .select({ id: refunds.id })
+                .from(refunds)
+                .where(and(eq(refunds.status, "pending"), lt(refunds.updatedAt, before)))
+                .limit(batchLimit),
+            ),
+          )
+          .returning({ id: refunds.id, tenantId: refunds.tenantId }),
+      ]);
+      const redrive: PaymentsMessage[] = [
+        ...stuckPayments.map((p) => ({ kind: "payment" as const, paymentId: p.id, tenantId: p.tenantId })),
+        ...stuckRefunds.map((r) => ({ kind: "refund" as const, refundId: r.id, tenantId: r.tenantId })),
+      ];
+      for (let i = 0; i < redrive.length; i += 100) {
+        await services.producers.payments.sendBatch(
+          redrive.slice(i, i + 100).map((body) => ({ body, contentType: "json" })),
+        );
+      }
+      return {
+        outcome: "ack" as const,
+        fields: {
+          outbox_pending: rows.length,
+          outbox_sent: outboxSent,
+          payments_redriven: stuckPayments.length,
+          refunds_redriven: stuckRefunds.length,
+        },
+      };
+    },
+  );
+}

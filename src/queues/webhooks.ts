@@ -1,0 +1,70 @@
+import { getConfig } from "../config";
+import type { Bindings } from "../env";
+import { backoffSeconds } from "../lib/backoff";
+import { errorFields, log } from "../observability/logger";
+import { type MessageResult, observeMessage } from "../observability/messages";
+import { Services } from "../services/container";
+import { deliverWebhook, failDelivery } from "../services/webhook-delivery";
+import type { QueueHandler } from "./dispatch";
+import { WebhookMessage } from "./messages";
+
+/**
+ * One webhook delivery attempt per message. Retries back off exponentially from WEBHOOK_RETRY_BASE_SECONDS
+ * (default 30 s: 30 s, 1 min, 2 min … up to hours over the queue's max_retries), then the DLQ consumer marks the
+ * delivery failed and its event `delivery_success = false` (recoverable with POST /v1/events/{id}/redeliver).
+ */
+async function handle(env: Bindings, message: Message, queue: string, deadLetter: boolean): Promise<void> {
+  const config = getConfig(env);
+  await observeMessage(
+    env,
+    { queue, attempt: message.attempts, messageId: message.id },
+    async (telemetry): Promise<MessageResult> => {
+      const parsed = WebhookMessage.safeParse(message.body);
+      if (!parsed.success) {
+        log.error("malformed webhook message dropped", { queue, message_id: message.id });
+        message.ack();
+        return { outcome: "ack", fields: { malformed: true } };
+      }
+      const m = parsed.data;
+      const services = new Services(config, env, telemetry);
+      const db = services.tenantDb(m.tenantId);
+      const fields = { delivery_id: m.deliveryId };
+      try {
+        if (deadLetter) {
+          await failDelivery(db, m.tenantId, m.deliveryId);
+          message.ack();
+          return { outcome: "dlq", tenant: m.tenantId, fields };
+        }
+        const outcome = await deliverWebhook(db, m.tenantId, m.deliveryId, config.queues.webhookTimeoutMs);
+        if (outcome.kind === "retry") {
+          message.retry({ delaySeconds: backoffSeconds(config.queues.webhookRetryBaseSeconds, message.attempts) });
+          return {
+            outcome: "retry",
+            tenant: m.tenantId,
+            fields: { ...fields, response_code: outcome.status, error: outcome.error, latency_ms: outcome.latencyMs },
+          };
+        }
+        message.ack();
+        return {
+          outcome: "ack",
+          tenant: m.tenantId,
+          fields:
+            outcome.kind === "delivered"
+              ? { ...fields, response_code: outcome.status, latency_ms: outcome.latencyMs }
+              : { ...fields, result: outcome.reason },
+        };
+      } catch (err) {
+        message.retry({ delaySeconds: backoffSeconds(config.queues.webhookRetryBaseSeconds, message.attempts) });
+        return { outcome: "retry", tenant: m.tenantId, fields: { ...fields, ...errorFields(err) } };
+      }
+    },
+  );
+}
+
+export const webhooksConsumer: QueueHandler = async (batch, env) => {
+  for (const message of batch.messages) await handle(env, message, batch.queue, false);
+};
+
+export const webhooksDeadLetterConsumer: QueueHandler = async (batch, env) => {
+  for (const message of batch.messages) await handle(env, message, batch.queue, true);
+};

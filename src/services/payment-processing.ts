@@ -1,0 +1,120 @@
+import { and, eq, sql } from "drizzle-orm";
+import { failedRequirement, requireThat } from "../db/guards";
+import { orders, payments } from "../db/schema";
+import type { ScopedDb } from "../db/scoped-db";
+import { toOrder } from "../models/order";
+import { type Payment, type PaymentRow, toPayment } from "../models/payment";
+import type { PaymentProvider } from "../providers/provider";
+import { recordEvent } from "./event-log";
+import { getOrder, type OrderWithItems } from "./orders";
+import { markReceived, type OutboxRow, outboxRowsFromSql } from "./outbox";
+
+export type ProcessOutcome =
+  /** Nothing (more) to do: already terminal, unknown, or someone else applied the result first. */
+  | { kind: "noop"; reason: string }
+  /** The payment reached a final state; publish these objects (cache) and dispatch these outbox rows. */
+  | { kind: "done"; payment: Payment; order: ReturnType<typeof toOrder> | null; outbox: OutboxRow[] }
+  /** The provider failed transiently: retry the message later. */
+  | { kind: "retry"; message: string };
+
+/** Reads the payment, and in the same round trip marks the message's outbox row received. */
+async function load(db: ScopedDb, tenantId: string, paymentId: string, outboxId?: string): Promise<PaymentRow | null> {
+  const [, [row]] = await db.batch([
+    markReceived(db, outboxId),
+    db.db
+      .select()
+      .from(payments)
+      .where(and(eq(payments.tenantId, tenantId), eq(payments.id, paymentId)))
+      .limit(1),
+  ]);
+  return row ?? null;
+}
+
+/**
+ * Charges one payment (the payments-queue consumer's work). Safe to run any number of times, concurrently:
+ * - a payment that is no longer `processing` is left alone (duplicate deliveries are harmless);
+ * - the provider is called with the payment id as its idempotency key, so money moves at most once;
+ * - the result is applied with a conditional update (`status = 'processing'`) in the same batch as the order
+ *   update, the events and their webhook fan-out: whoever applies first wins, the others change nothing.
+ */
+export async function processPayment(
+  db: ScopedDb,
+  provider: PaymentProvider,
+  tenantId: string,
+  paymentId: string,
+  outboxId?: string,
+): Promise<ProcessOutcome> {
+  const payment = await load(db, tenantId, paymentId, outboxId);
+  if (!payment) return { kind: "noop", reason: "unknown payment" };
+  if (payment.status !== "processing") return { kind: "noop", reason: `already ${payment.status}` };
+  const result = await provider.charge({
+    idempotencyKey: payment.id,
+    amount: payment.amount,
+    currency: payment.currency,
+    paymentMethod: payment.paymentMethod,
+  });
+  if (result.status === "error") return { kind: "retry", message: result.message };
+  return settle(db, tenantId, payment, result.status === "succeeded" ? null : result.code);
+}
+
+/** Ends a payment the queue gave up on (DLQ): `failed` with `processing_error`, unless it already ended. */
+export async function failUnprocessable(db: ScopedDb, tenantId: string, paymentId: string): Promise<ProcessOutcome> {
+  const payment = await load(db, tenantId, paymentId);
+  if (!payment) return { kind: "noop", reason: "unknown payment" };
+  if (payment.status !== "processing") return { kind: "noop", reason: `already ${payment.status}` };
+  return settle(db, tenantId, payment, "processing_error");
+}
+
+/** Applies a final result (`failureCode` null = succeeded) atomically with its order update and events. */
+async function settle(
+  db: ScopedDb,
+  tenantId: string,
+  payment: PaymentRow,
+  failureCode: string | null,
+): Promise<ProcessOutcome> {
+  const now = new Date();
+  const succeeded = failureCode === null;
+  const updated: PaymentRow = { ...payment, status: succeeded ? "succeeded" : "failed", failureCode, updatedAt: now };
+  const order: OrderWithItems | null = succeeded ? await getOrder(db, tenantId, payment.orderId) : null;
+  const paidOrder = order && order.status === "pending" ? toOrder({ ...order, status: "paid", updatedAt: now }) : null;
+  const stillProcessing = db.db
+    .select({ one: sql`1` })
+    .from(payments)
+    .where(and(eq(payments.id, payment.id), eq(payments.status, "processing")));
+  const paymentEvent = recordEvent(
+    db,
+    tenantId,
+    { type: succeeded ? "payment.succeeded" : "payment.failed", object: { ...toPayment(updated) } },
+    now,
+  );
+  const statements = [
+    requireThat(db.db, sql`exists(${stillProcessing})`, "processing"),
+    db.db
+      .update(payments)
+      .set({ status: updated.status, failureCode, updatedAt: now, attempts: sql`${payments.attempts} + 1` })
+      .where(and(eq(payments.id, payment.id), eq(payments.status, "processing"))),
+    paymentEvent.query,
+  ] as const;
+  try {
+    let outbox: OutboxRow[];
+    if (paidOrder) {
+      const orderEvent = recordEvent(db, tenantId, { type: "order.paid", object: { ...paidOrder } }, now);
+      const [, , fanout, , orderFanout] = await db.batch([
+        ...statements,
+        db.db
+          .update(orders)
+          .set({ status: "paid", updatedAt: now })
+          .where(and(eq(orders.id, payment.orderId), eq(orders.status, "pending"))),
+        orderEvent.query,
+      ]);
+      outbox = [...outboxRowsFromSql(fanout.rows), ...outboxRowsFromSql(orderFanout.rows)];
+    } else {
+      const [, , fanout] = await db.batch(statements);
+      outbox = outboxRowsFromSql(fanout.rows);
+    }
+    return { kind: "done", payment: toPayment(updated), order: paidOrder, outbox };
+  } catch (err) {
+    if (failedRequirement(err) === "processing") return { kind: "noop", reason: "settled concurrently" };
+    throw err;
+  }
+}

@@ -1,0 +1,154 @@
+import { and, eq, sql } from "drizzle-orm";
+import { failedRequirement, requireThat } from "../db/guards";
+import { orders, payments, refunds } from "../db/schema";
+import type { ScopedDb } from "../db/scoped-db";
+import { toOrder } from "../models/order";
+import { type Payment, toPayment } from "../models/payment";
+import { type Refund, type RefundRow, toRefund } from "../models/refund";
+import type { PaymentProvider } from "../providers/provider";
+import { recordEvent } from "./event-log";
+import { getOrder } from "./orders";
+import { markReceived, type OutboxRow, outboxRowsFromSql } from "./outbox";
+
+export type RefundOutcome =
+  | { kind: "noop"; reason: string }
+  | {
+      kind: "done";
+      refund: Refund;
+      payment: Payment | null;
+      order: ReturnType<typeof toOrder> | null;
+      outbox: OutboxRow[];
+    }
+  | { kind: "retry"; message: string };
+
+/** Reads the refund, and in the same round trip marks the message's outbox row received. */
+async function load(db: ScopedDb, tenantId: string, refundId: string, outboxId?: string): Promise<RefundRow | null> {
+  const [, [row]] = await db.batch([
+    markReceived(db, outboxId),
+    db.db
+      .select()
+      .from(refunds)
+      .where(and(eq(refunds.tenantId, tenantId), eq(refunds.id, refundId)))
+      .limit(1),
+  ]);
+  return row ?? null;
+}
+
+/**
+ * Executes one refund (payments-queue consumer). Idempotent like payments: the provider is keyed by the refund id,
+ * and the result is applied only while the refund is still `pending`, together with the payment's and order's
+ * refunded totals and the events.
+ */
+export async function processRefund(
+  db: ScopedDb,
+  provider: PaymentProvider,
+  tenantId: string,
+  refundId: string,
+  outboxId?: string,
+): Promise<RefundOutcome> {
+  const refund = await load(db, tenantId, refundId, outboxId);
+  if (!refund) return { kind: "noop", reason: "unknown refund" };
+  if (refund.status !== "pending") return { kind: "noop", reason: `already ${refund.status}` };
+  const [payment] = await db.run(db.db.select().from(payments).where(eq(payments.id, refund.paymentId)).limit(1));
+  if (!payment) return { kind: "noop", reason: "payment vanished" };
+  const result = await provider.refund({
+    idempotencyKey: refund.id,
+    chargeKey: payment.id,
+    amount: refund.amount,
+    currency: payment.currency,
+  });
+  if (result.status === "error") return { kind: "retry", message: result.message };
+  return settleRefund(db, tenantId, refund, result.status === "succeeded" ? null : result.code);
+}
+
+/** Ends a refund the queue gave up on (DLQ) as failed, releasing its amount. */
+export async function failUnprocessableRefund(
+  db: ScopedDb,
+  tenantId: string,
+  refundId: string,
+): Promise<RefundOutcome> {
+  const refund = await load(db, tenantId, refundId);
+  if (!refund) return { kind: "noop", reason: "unknown refund" };
+  if (refund.status !== "pending") return { kind: "noop", reason: `already ${refund.status}` };
+  return settleRefund(db, tenantId, refund, "processing_error");
+}
+
+async function settleRefund(
+  db: ScopedDb,
+  tenantId: string,
+  refund: RefundRow,
+  failureCode: string | null,
+): Promise<RefundOutcome> {
+  const now = new Date();
+  const ok = failureCode === null;
+  const updated: RefundRow = { ...refund, status: ok ? "succeeded" : "failed", failureCode, updatedAt: now };
+  const [payment] = await db.run(db.db.select().from(payments).where(eq(payments.id, refund.paymentId)).limit(1));
+  if (!payment) return { kind: "noop", reason: "payment vanished" };
+  const order = ok ? await getOrder(db, tenantId, payment.orderId) : null;
+  const newPayment = ok
+    ? { ...payment, amountRefunded: payment.amountRefunded + refund.amount, updatedAt: now }
+    : { ...payment, amountRefundRequested: payment.amountRefundRequested - refund.amount, updatedAt: now };
+  const orderRefunded = order ? order.amountRefunded + refund.amount : 0;
+  const newOrder = order
+    ? toOrder({
+        ...order,
+        amountRefunded: orderRefunded,
+        status: orderRefunded >= order.amount ? "refunded" : "partially_refunded",
+        updatedAt: now,
+      })
+    : null;
+  const pending = db.db
+    .select({ one: sql`1` })
+    .from(refunds)
+    .where(and(eq(refunds.id, refund.id), eq(refunds.status, "pending")));
+  const refundEvent = recordEvent(
+    db,
+    tenantId,
+    { type: ok ? "refund.succeeded" : "refund.failed", object: { ...toRefund(updated) } },
+    now,
+  );
+  const common = [
+    requireThat(db.db, sql`exists(${pending})`, "pending"),
+    db.db
+      .update(refunds)
+      .set({ status: updated.status, failureCode, updatedAt: now })
+      .where(and(eq(refunds.id, refund.id), eq(refunds.status, "pending"))),
+    refundEvent.query,
+    ok
+      ? db.db
+          .update(payments)
+          .set({ amountRefunded: sql`${payments.amountRefunded} + ${refund.amount}`, updatedAt: now })
+          .where(eq(payments.id, payment.id))
+      : db.db
+          .update(payments)
+          .set({ amountRefundRequested: sql`${payments.amountRefundRequested} - ${refund.amount}`, updatedAt: now })
+          .where(eq(payments.id, payment.id)),
+  ] as const;
+  try {
+    let outbox: OutboxRow[];
+    if (order && newOrder) {
+      const orderEvent = recordEvent(db, tenantId, { type: "order.refunded", object: { ...newOrder } }, now);
+      const [, , fanout, , , orderFanout] = await db.batch([
+        ...common,
+        db.db
+          .update(orders)
+          .set({
+            amountRefunded: sql`${orders.amountRefunded} + ${refund.amount}`,
+            status: sql`case when ${orders.amountRefunded} + ${refund.amount} >= ${orders.amount}
+              then 'refunded'::order_status else 'partially_refunded'::order_status end`,
+            updatedAt: now,
+          })
+          .where(eq(orders.id, order.id)),
+        orderEvent.query,
+      ]);
+      outbox = [...outboxRowsFromSql(fanout.rows), ...outboxRowsFromSql(orderFanout.rows)];
+    } else {
+      const [, , fanout] = await db.batch(common);
+      outbox = outboxRowsFromSql(fanout.rows);
+    }
+    return { kind: "done", refund: toRefund(updated), payment: toPayment(newPayment), order: newOrder, outbox };
+  } catch (err) {
+    if (failedRequirement(err) === "pending") return { kind: "noop", reason: "settled concurrently" };
+    throw err;
+  }
+}

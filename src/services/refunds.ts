@@ -1,0 +1,107 @@
+import { and, eq, sql } from "drizzle-orm";
+import { mapRequirement, requireThat } from "../db/guards";
+import { payments, refunds } from "../db/schema";
+import type { ScopedDb } from "../db/scoped-db";
+import { AppError } from "../lib/errors";
+import { newId } from "../lib/ids";
+import { checkViolation, pgCode, pgConstraint, uniqueViolation } from "../lib/pg-errors";
+import type { RefundRow } from "../models/refund";
+import { type OutboxRow, outboxInsert } from "./outbox";
+import type { Idempotency } from "./payments";
+
+export type RefundCreateResult =
+  | { kind: "created"; refund: RefundRow; outbox: OutboxRow }
+  | { kind: "replayed"; refund: RefundRow };
+
+const tooLarge = () =>
+  new AppError("amount_too_large", {
+    detail: "Refunds requested would exceed the payment's amount.",
+    errors: [{ path: "amount", message: "Exceeds the amount left to refund" }],
+  });
+
+/**
+ * Requests a refund of a succeeded payment (default: all that is left) in ONE batch: the refund row, the payment's
+ * `amount_refund_requested` raised by the same amount, and the outbox row. The database refuses a total above the
+ * payment's amount (CHECK constraint), so concurrent refunds cannot over-refund whatever the code does.
+ */
+export async function createRefund(
+  db: ScopedDb,
+  tenantId: string,
+  paymentId: string,
+  amount: number | undefined,
+  idem: Idempotency,
+): Promise<RefundCreateResult> {
+  const now = new Date();
+  const id = newId("re", now.getTime());
+  const mine = and(eq(payments.tenantId, tenantId), eq(payments.id, paymentId));
+  const exists = db.db.select({ one: sql`1` }).from(payments).where(mine);
+  const succeeded = db.db
+    .select({ one: sql`1` })
+    .from(payments)
+    .where(and(mine, eq(payments.status, "succeeded")));
+  const left = sql`(${payments.amount} - ${payments.amountRefundRequested})`;
+  const fits = db.db
+    .select({ one: sql`1` })
+    .from(payments)
+    .where(and(mine, sql`${left} >= ${amount ?? 1}`));
+  const refundAmount = amount ?? sql`(select ${left} from ${payments} where ${mine})`;
+  const box = outboxInsert(db, tenantId, { kind: "refund", refundId: id, tenantId });
+  try {
+    const [, , , [refund]] = await db.batch([
+      requireThat(db.db, sql`exists(${exists})`, "payment"),
+      requireThat(db.db, sql`exists(${succeeded})`, "payment_state"),
+      requireThat(db.db, sql`exists(${fits})`, "amount"),
+      db.db
+        .insert(refunds)
+        .values({
+          id,
+          tenantId,
+          paymentId,
+          amount: refundAmount as number,
+          status: "pending",
+          idempotencyKey: idem.key,
+          requestFingerprint: idem.fingerprint,
+          createdAt: now,
+          updatedAt: now,
+        })
+        .returning(),
+      db.db
+        .update(payments)
+        .set({
+          amountRefundRequested: sql`${payments.amountRefundRequested} + (select ${refunds.amount} from ${refunds} where ${refunds.id} = ${sql.param(id, refunds.id)})`,
+          updatedAt: now,
+        })
+        .where(mine),
+      box.query,
+    ]);
+    if (!refund) throw new Error("insert returned no refund");
+    return { kind: "created", refund, outbox: box.row };
+  } catch (err) {
+    if (pgCode(err) === uniqueViolation && pgConstraint(err) === "refunds_tenant_idempotency_key") {
+      return { kind: "replayed", refund: await existingForKey(db, tenantId, idem) };
+    }
+    if (pgCode(err) === checkViolation) throw tooLarge();
+    mapRequirement(err, {
+      payment: () => new AppError("not_found", { detail: `No such payment: ${paymentId}` }),
+      payment_state: () => new AppError("conflict", { detail: "Only a succeeded payment can be refunded." }),
+      amount: tooLarge,
+    });
+  }
+}
+
+async function existingForKey(db: ScopedDb, tenantId: string, idem: Idempotency): Promise<RefundRow> {
+  const [row] = await db.run(
+    db.db
+      .select()
+      .from(refunds)
+      .where(and(eq(refunds.tenantId, tenantId), eq(refunds.idempotencyKey, idem.key)))
+      .limit(1),
+  );
+  if (!row) throw new Error("idempotency key conflict without a refund");
+  if (row.requestFingerprint && row.requestFingerprint !== idem.fingerprint) {
+    throw new AppError("idempotency_key_mismatch", {
+      detail: "This Idempotency-Key was used with a different method, path or body.",
+    });
+  }
+  return row;
+}
