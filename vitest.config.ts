@@ -30,6 +30,12 @@ export default defineConfig({
                 REDIS_PREFIX: inject("redisPrefix"),
                 JWT_SIGNING_KEY: inject("jwtSigningKey"),
                 CORS_ORIGINS: "https://app.example.com",
+                TEST_WEBHOOK_RECEIVER_URL: inject("webhookReceiverUrl"),
+                // Queue retries at once in tests (production backs off exponentially), short webhook timeout.
+                PAYMENT_RETRY_BASE_SECONDS: "0",
+                WEBHOOK_RETRY_BASE_SECONDS: "0",
+                WEBHOOK_TIMEOUT_MS: "1500",
+                SANDBOX_TRANSIENT_FAILURES: "2",
                 TEST_NEON_CONTROL_URL: inject("neonControlUrl"),
                 TEST_UPSTASH_CONTROL_URL: inject("upstashControlUrl"),
               },

@@ -10,8 +10,9 @@ import { getOrder, type OrderWithItems } from "./orders";
 import { markReceived, type OutboxRow, outboxRowsFromSql } from "./outbox";
 
 export type ProcessOutcome =
-  /** Nothing (more) to do: already terminal, unknown, or someone else applied the result first. */
-  | { kind: "noop"; reason: string }
+  /** Nothing (more) to do: already terminal, unknown, or someone else applied the result first. `payment` is its
+   * current state when known, so the consumer can (re)publish it — e.g. after a cache write failed last time. */
+  | { kind: "noop"; reason: string; payment?: Payment }
   /** The payment reached a final state; publish these objects (cache) and dispatch these outbox rows. */
   | { kind: "done"; payment: Payment; order: ReturnType<typeof toOrder> | null; outbox: OutboxRow[] }
   /** The provider failed transiently: retry the message later. */
@@ -46,7 +47,9 @@ export async function processPayment(
 ): Promise<ProcessOutcome> {
   const payment = await load(db, tenantId, paymentId, outboxId);
   if (!payment) return { kind: "noop", reason: "unknown payment" };
-  if (payment.status !== "processing") return { kind: "noop", reason: `already ${payment.status}` };
+  if (payment.status !== "processing") {
+    return { kind: "noop", reason: `already ${payment.status}`, payment: toPayment(payment) };
+  }
   const result = await provider.charge({
     idempotencyKey: payment.id,
     amount: payment.amount,

@@ -4,6 +4,7 @@ import type { TestProject } from "vitest/node";
 import { createDatabase, defaultDatabaseUrl, dropDatabase, migrateDatabase } from "../../dev/lib/db";
 import { startNeonStandIn } from "../../dev/neon/index";
 import { startUpstashStandIn } from "../../dev/upstash/index";
+import { startWebhookReceiver } from "./webhook-receiver";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -15,6 +16,7 @@ declare module "vitest" {
     upstashToken: string;
     redisPrefix: string;
     jwtSigningKey: string;
+    webhookReceiverUrl: string;
   }
 }
 
@@ -34,6 +36,7 @@ export default async function setup(project: TestProject) {
   await migrateDatabase(databaseUrl);
   const neon = await startNeonStandIn({ upstream: databaseUrl });
   const upstash = await startUpstashStandIn({ upstream: redisUrl, token });
+  const receiver = await startWebhookReceiver();
 
   project.provide("databaseUrl", databaseUrl);
   project.provide("neonUrl", neon.url);
@@ -43,9 +46,10 @@ export default async function setup(project: TestProject) {
   project.provide("upstashToken", token);
   project.provide("redisPrefix", redisPrefix);
   project.provide("jwtSigningKey", randomBytes(32).toString("hex"));
+  project.provide("webhookReceiverUrl", receiver.url);
 
   return async () => {
-    await Promise.allSettled([neon.close(), upstash.close()]);
+    await Promise.allSettled([neon.close(), upstash.close(), receiver.close()]);
     await dropDatabase(serverUrl, database);
     const redis = createClient({ url: redisUrl });
     await redis.connect();

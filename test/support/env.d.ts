@@ -2,5 +2,6 @@ declare namespace Cloudflare {
   interface Env {
     TEST_NEON_CONTROL_URL: string;
     TEST_UPSTASH_CONTROL_URL: string;
+    TEST_WEBHOOK_RECEIVER_URL: string;
   }
 }
