@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
+    // One JSON log line per request is the product working: show console output only for failing tests.
+    silent: "passed-only",
     projects: [
       {
         // Stand-in conformance and Node-side tooling: real clients in Node against the real Postgres and Redis.

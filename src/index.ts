@@ -12,7 +12,7 @@ export default {
   async queue(batch, env, ctx) {
     await dispatchQueue(queueRoutes, batch, env, ctx);
   },
-  async scheduled(controller, env) {
+  async scheduled(controller, env, _ctx) {
     await sweep(env, controller.scheduledTime);
   },
 } satisfies ExportedHandler<Bindings>;

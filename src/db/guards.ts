@@ -1,4 +1,4 @@
-import { type SQL, sql } from "drizzle-orm";
+import { type SQL, type SQLWrapper, sql } from "drizzle-orm";
 import type { AppError } from "../lib/errors";
 import { pgCode } from "../lib/pg-errors";
 import type { HttpDb } from "./client";
@@ -25,4 +25,15 @@ export function mapRequirement(err: unknown, map: Record<string, () => AppError>
   const what = failedRequirement(err);
   const make = what ? map[what] : undefined;
   throw make ? make() : err;
+}
+
+/**
+ * A conditional UPDATE that must change a row, as one statement: `with u as (<update … returning>) select
+ * edgepay_require(exists(select 1 from u), what)`. Unlike a `requireThat` before the update, this holds under
+ * concurrency: a competing transaction that updated the row first makes ours match nothing (after waiting for its
+ * lock), so the batch aborts instead of writing its events a second time.
+ */
+export function requireUpdated(db: HttpDb, update: SQLWrapper, what: string) {
+  // getSQL(): embedding the builder itself would wrap it in parentheses, which Postgres refuses for an UPDATE.
+  return db.execute(sql`with u as (${update.getSQL()}) select edgepay_require(exists(select 1 from u), ${what})`);
 }

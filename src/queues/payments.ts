@@ -4,13 +4,23 @@ import { backoffSeconds } from "../lib/backoff";
 import { errorFields, log } from "../observability/logger";
 import { type MessageResult, observeMessage } from "../observability/messages";
 import { Services } from "../services/container";
-import { failUnprocessable, processPayment } from "../services/payment-processing";
-import { failUnprocessableRefund, processRefund } from "../services/refund-processing";
+import { failUnprocessable, type ProcessOutcome, processPayment } from "../services/payment-processing";
+import { failUnprocessableRefund, processRefund, type RefundOutcome } from "../services/refund-processing";
 import type { QueueHandler } from "./dispatch";
 import { PaymentsMessage } from "./messages";
 import { publish } from "./publish";
 
 type Mode = "process" | "dead-letter";
+type Published = { id: string; updated_at: string } | null | undefined;
+
+/** The objects whose new (or, for a no-op, current) state the cache must hold after this message. */
+function objectsOf(outcome: ProcessOutcome | RefundOutcome): Published[] {
+  if (outcome.kind === "done") {
+    return "refund" in outcome ? [outcome.refund, outcome.payment, outcome.order] : [outcome.payment, outcome.order];
+  }
+  if (outcome.kind === "noop" && "payment" in outcome) return [outcome.payment];
+  return [];
+}
 
 /**
  * One payments-queue message. Each message is acked or retried on its own (never the whole batch), so one poison
@@ -46,10 +56,16 @@ async function handle(env: Bindings, message: Message, queue: string, mode: Mode
           message.retry({ delaySeconds: backoffSeconds(config.queues.paymentRetryBaseSeconds, message.attempts) });
           return { outcome: "retry", tenant: m.tenantId, fields: { ...ids, reason: outcome.message } };
         }
-        if (outcome.kind === "done") {
-          const objects =
-            "refund" in outcome ? [outcome.refund, outcome.payment, outcome.order] : [outcome.payment, outcome.order];
-          await publish(services, m.tenantId, objects, outcome.outbox);
+        const published = await publish(
+          services,
+          m.tenantId,
+          objectsOf(outcome),
+          outcome.kind === "done" ? outcome.outbox : [],
+        );
+        if (!published) {
+          // The new state is in Postgres but not in the cache: run again; the next run republishes it.
+          message.retry({ delaySeconds: backoffSeconds(config.queues.paymentRetryBaseSeconds, message.attempts) });
+          return { outcome: "retry", tenant: m.tenantId, fields: { ...ids, reason: "cache not updated" } };
         }
         message.ack();
         const result =

@@ -1,5 +1,5 @@
 import { and, eq, sql } from "drizzle-orm";
-import { failedRequirement, requireThat } from "../db/guards";
+import { failedRequirement, requireUpdated } from "../db/guards";
 import { orders, payments } from "../db/schema";
 import type { ScopedDb } from "../db/scoped-db";
 import { toOrder } from "../models/order";
@@ -80,10 +80,6 @@ async function settle(
   const updated: PaymentRow = { ...payment, status: succeeded ? "succeeded" : "failed", failureCode, updatedAt: now };
   const order: OrderWithItems | null = succeeded ? await getOrder(db, tenantId, payment.orderId) : null;
   const paidOrder = order && order.status === "pending" ? toOrder({ ...order, status: "paid", updatedAt: now }) : null;
-  const stillProcessing = db.db
-    .select({ one: sql`1` })
-    .from(payments)
-    .where(and(eq(payments.id, payment.id), eq(payments.status, "processing")));
   const paymentEvent = recordEvent(
     db,
     tenantId,
@@ -91,18 +87,22 @@ async function settle(
     now,
   );
   const statements = [
-    requireThat(db.db, sql`exists(${stillProcessing})`, "processing"),
-    db.db
-      .update(payments)
-      .set({ status: updated.status, failureCode, updatedAt: now, attempts: sql`${payments.attempts} + 1` })
-      .where(and(eq(payments.id, payment.id), eq(payments.status, "processing"))),
+    requireUpdated(
+      db.db,
+      db.db
+        .update(payments)
+        .set({ status: updated.status, failureCode, updatedAt: now, attempts: sql`${payments.attempts} + 1` })
+        .where(and(eq(payments.id, payment.id), eq(payments.status, "processing")))
+        .returning({ id: payments.id }),
+      "processing",
+    ),
     paymentEvent.query,
   ] as const;
   try {
     let outbox: OutboxRow[];
     if (paidOrder) {
       const orderEvent = recordEvent(db, tenantId, { type: "order.paid", object: { ...paidOrder } }, now);
-      const [, , fanout, , orderFanout] = await db.batch([
+      const [, fanout, , orderFanout] = await db.batch([
         ...statements,
         db.db
           .update(orders)
@@ -112,7 +112,7 @@ async function settle(
       ]);
       outbox = [...outboxRowsFromSql(fanout.rows), ...outboxRowsFromSql(orderFanout.rows)];
     } else {
-      const [, , fanout] = await db.batch(statements);
+      const [, fanout] = await db.batch(statements);
       outbox = outboxRowsFromSql(fanout.rows);
     }
     return { kind: "done", payment: toPayment(updated), order: paidOrder, outbox };

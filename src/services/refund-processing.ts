@@ -1,5 +1,5 @@
 import { and, eq, sql } from "drizzle-orm";
-import { failedRequirement, requireThat } from "../db/guards";
+import { failedRequirement, requireUpdated } from "../db/guards";
 import { orders, payments, refunds } from "../db/schema";
 import type { ScopedDb } from "../db/scoped-db";
 import { toOrder } from "../models/order";
@@ -97,10 +97,6 @@ async function settleRefund(
         updatedAt: now,
       })
     : null;
-  const pending = db.db
-    .select({ one: sql`1` })
-    .from(refunds)
-    .where(and(eq(refunds.id, refund.id), eq(refunds.status, "pending")));
   const refundEvent = recordEvent(
     db,
     tenantId,
@@ -108,11 +104,15 @@ async function settleRefund(
     now,
   );
   const common = [
-    requireThat(db.db, sql`exists(${pending})`, "pending"),
-    db.db
-      .update(refunds)
-      .set({ status: updated.status, failureCode, updatedAt: now })
-      .where(and(eq(refunds.id, refund.id), eq(refunds.status, "pending"))),
+    requireUpdated(
+      db.db,
+      db.db
+        .update(refunds)
+        .set({ status: updated.status, failureCode, updatedAt: now })
+        .where(and(eq(refunds.id, refund.id), eq(refunds.status, "pending")))
+        .returning({ id: refunds.id }),
+      "pending",
+    ),
     refundEvent.query,
     ok
       ? db.db
@@ -128,7 +128,7 @@ async function settleRefund(
     let outbox: OutboxRow[];
     if (order && newOrder) {
       const orderEvent = recordEvent(db, tenantId, { type: "order.refunded", object: { ...newOrder } }, now);
-      const [, , fanout, , , orderFanout] = await db.batch([
+      const [, fanout, , , orderFanout] = await db.batch([
         ...common,
         db.db
           .update(orders)
@@ -143,7 +143,7 @@ async function settleRefund(
       ]);
       outbox = [...outboxRowsFromSql(fanout.rows), ...outboxRowsFromSql(orderFanout.rows)];
     } else {
-      const [, , fanout] = await db.batch(common);
+      const [, fanout] = await db.batch(common);
       outbox = outboxRowsFromSql(fanout.rows);
     }
     return { kind: "done", refund: toRefund(updated), payment: toPayment(newPayment), order: newOrder, outbox };

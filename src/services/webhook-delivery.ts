@@ -1,5 +1,5 @@
 import { and, eq, sql } from "drizzle-orm";
-import { failedRequirement, requireThat } from "../db/guards";
+import { failedRequirement, requireUpdated } from "../db/guards";
 import { events, webhookAttempts, webhookDeliveries, webhookEndpoints } from "../db/schema";
 import type { ScopedDb } from "../db/scoped-db";
 import { pgCode, uniqueViolation } from "../lib/pg-errors";
@@ -80,10 +80,30 @@ export async function deliverWebhook(
   const ok = status !== null && status >= 200 && status < 300;
   const now = new Date();
   const attempt = row.delivery.attempts + 1;
-  const pending = stillPending(db, deliveryId);
   try {
     await db.batch([
-      requireThat(db.db, sql`exists(${pending})`, "pending"),
+      requireUpdated(
+        db.db,
+        db.db
+          .update(webhookDeliveries)
+          .set({
+            attempts: attempt,
+            lastResponseCode: status,
+            lastLatencyMs: latencyMs,
+            lastError: error,
+            updatedAt: now,
+            ...(ok ? { status: "succeeded" as const } : {}),
+          })
+          .where(
+            and(
+              eq(webhookDeliveries.id, deliveryId),
+              eq(webhookDeliveries.status, "pending"),
+              eq(webhookDeliveries.attempts, row.delivery.attempts),
+            ),
+          )
+          .returning({ id: webhookDeliveries.id }),
+        "pending",
+      ),
       db.db.insert(webhookAttempts).values({
         deliveryId,
         attempt,
@@ -93,17 +113,6 @@ export async function deliverWebhook(
         error,
         createdAt: now,
       }),
-      db.db
-        .update(webhookDeliveries)
-        .set({
-          attempts: attempt,
-          lastResponseCode: status,
-          lastLatencyMs: latencyMs,
-          lastError: error,
-          updatedAt: now,
-          ...(ok ? { status: "succeeded" as const } : {}),
-        })
-        .where(and(eq(webhookDeliveries.id, deliveryId), eq(webhookDeliveries.status, "pending"))),
       eventTally(db, row.event.id, ok ? "delivered" : "still_pending"),
     ]);
   } catch (err) {
@@ -130,12 +139,6 @@ function eventTally(db: ScopedDb, eventId: string, how: "delivered" | "failed" |
   return db.db.update(events).set(set).where(eq(events.id, eventId));
 }
 
-const stillPending = (db: ScopedDb, deliveryId: string) =>
-  db.db
-    .select({ one: sql`1` })
-    .from(webhookDeliveries)
-    .where(and(eq(webhookDeliveries.id, deliveryId), eq(webhookDeliveries.status, "pending")));
-
 /** Ends a delivery (DLQ: failed; its event gets `delivery_success = false`). False if it had already ended. */
 export async function finishDelivery(
   db: ScopedDb,
@@ -145,11 +148,15 @@ export async function finishDelivery(
 ): Promise<boolean> {
   try {
     await db.batch([
-      requireThat(db.db, sql`exists(${stillPending(db, deliveryId)})`, "pending"),
-      db.db
-        .update(webhookDeliveries)
-        .set({ status: delivered ? "succeeded" : "failed", updatedAt: new Date() })
-        .where(and(eq(webhookDeliveries.id, deliveryId), eq(webhookDeliveries.status, "pending"))),
+      requireUpdated(
+        db.db,
+        db.db
+          .update(webhookDeliveries)
+          .set({ status: delivered ? "succeeded" : "failed", updatedAt: new Date() })
+          .where(and(eq(webhookDeliveries.id, deliveryId), eq(webhookDeliveries.status, "pending")))
+          .returning({ id: webhookDeliveries.id }),
+        "pending",
+      ),
       eventTally(db, eventId, delivered ? "delivered" : "failed"),
     ]);
     return true;
