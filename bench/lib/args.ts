@@ -1,0 +1,98 @@
+import { parseArgs } from "node:util";
+import type { RunSettings } from "./runner";
+import { defaultSeedCounts, type SeedCounts } from "./seed";
+
+export interface CliOptions {
+  base: RunSettings;
+  latencyPasses: RunSettings;
+  latencies: number[];
+  scenarios: string[] | undefined;
+  seed: SeedCounts;
+  minify: boolean;
+  entry: "direct" | "miniflare";
+  quick: boolean;
+  outDir: string;
+  help: boolean;
+}
+
+export const usage = `Usage: npm run bench -- [options]
+
+  --duration S          seconds measured per scenario (default 10; --quick 3)
+  --warmup S            seconds of unmeasured load first (default 2; --quick 1)
+  --connections N       concurrent connections (default 50)
+  --scenarios a,b       subset, e.g. health,get-cached (default: all)
+  --latency 0,10,40     injected upstream latencies in ms; 0 = plain pass (default 0,10,40)
+  --latency-duration S  seconds per scenario in the latency passes (default duration/2; --quick 2)
+  --latency-connections N  connections in the latency passes (default 10: unsaturated, so p50 shows round trips)
+  --payments N          payments to seed (default 30000; --quick 10000)
+  --no-minify           bundle without --minify
+  --entry direct|miniflare  direct workerd socket (default) or through Miniflare's entry Worker
+  --out DIR             where results go (default bench/results)
+  --quick               short run (≈ 1 min) for a sanity check
+`;
+
+function num(name: string, v: string | undefined, fallback: number, min = 0): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min) throw new Error(`--${name} must be a number >= ${min}, got "${v}"`);
+  return n;
+}
+
+function list(v: string | undefined): string[] | undefined {
+  return v
+    ?.split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+export function parseCli(argv: string[]): CliOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      duration: { type: "string" },
+      warmup: { type: "string" },
+      connections: { type: "string" },
+      scenarios: { type: "string" },
+      latency: { type: "string" },
+      "latency-duration": { type: "string" },
+      "latency-connections": { type: "string" },
+      payments: { type: "string" },
+      "no-minify": { type: "boolean", default: false },
+      entry: { type: "string" },
+      out: { type: "string" },
+      quick: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    strict: true,
+  });
+  const quick = values.quick ?? false;
+  const entry = values.entry ?? "direct";
+  if (entry !== "direct" && entry !== "miniflare")
+    throw new Error(`--entry must be direct or miniflare, got "${entry}"`);
+  const duration = num("duration", values.duration, quick ? 3 : 10, 0.5);
+  const connections = Math.round(num("connections", values.connections, 50, 1));
+  const warmup = num("warmup", values.warmup, quick ? 1 : 2);
+  const latencyDuration = num(
+    "latency-duration",
+    values["latency-duration"],
+    quick ? 2 : Math.max(2, duration / 2),
+    0.5,
+  );
+  const latencies = (list(values.latency) ?? ["0", "10", "40"]).map((l) => num("latency", l, 0));
+  return {
+    base: { duration, warmup, connections },
+    latencyPasses: {
+      duration: latencyDuration,
+      warmup: Math.min(warmup, 1),
+      connections: Math.round(num("latency-connections", values["latency-connections"], 10, 1)),
+    },
+    latencies,
+    scenarios: list(values.scenarios),
+    seed: { ...defaultSeedCounts, payments: Math.round(num("payments", values.payments, quick ? 10_000 : 30_000, 2)) },
+    minify: !values["no-minify"],
+    entry,
+    quick,
+    outDir: values.out ?? "bench/results",
+    help: values.help ?? false,
+  };
+}

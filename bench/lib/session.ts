@@ -1,0 +1,176 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Bundle, buildWorker, bundleBudgetKiB, repoRoot } from "./build";
+import { LoadGenerator } from "./load";
+import { machineInfo } from "./machine";
+import { type BenchReport, ratios } from "./report";
+import { type Outcome, type RunSettings, runScenario, skipped } from "./runner";
+import type { Scenario, ScenarioContext } from "./scenario";
+import { type SeedCounts, seedBench } from "./seed";
+import { newRunId, startStack } from "./stack";
+import { workerOptionsFrom } from "./worker-config";
+
+export interface SessionOptions {
+  scenarios: Scenario[];
+  base: RunSettings;
+  /** Settings of the passes with injected latency (shorter: they measure ratios, not peaks). */
+  latencyPasses: RunSettings;
+  /** Injected upstream latencies in ms; 0 is the plain pass. */
+  latencies: number[];
+  seed: SeedCounts;
+  minify?: boolean;
+  entry?: "direct" | "miniflare";
+  quick?: boolean;
+  log?: (message: string) => void;
+  /** Checked between scenarios: lets Ctrl-C stop early and still clean up. */
+  shouldStop?: () => boolean;
+}
+
+const strip = ({ dir: _d, scriptPath: _s, ...rest }: Bundle) => rest;
+const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
+
+/** Seconds the measured part will take, for the progress header. */
+export function estimateSeconds(o: Pick<SessionOptions, "scenarios" | "base" | "latencyPasses" | "latencies">) {
+  const per = (s: RunSettings) => s.duration + s.warmup + 0.6;
+  return o.latencies.reduce((sum, l) => sum + o.scenarios.length * per(l === 0 ? o.base : o.latencyPasses), 0);
+}
+
+async function bundles(work: string, opts: SessionOptions, log: (m: string) => void) {
+  log("bundling with wrangler deploy --dry-run …");
+  const wantBaseline = opts.scenarios.some((s) => s.name === "baseline");
+  const [app, baseline] = await Promise.all([
+    buildWorker({ config: join(repoRoot, "wrangler.toml"), outdir: join(work, "app"), minify: opts.minify }),
+    wantBaseline
+      ? buildWorker({ config: join(repoRoot, "bench/baseline.wrangler.toml"), outdir: join(work, "baseline") })
+      : undefined,
+  ]);
+  const gzipKiB = app.wranglerGzipKiB ?? app.gzipBytes / 1024;
+  log(
+    `app bundle ${kib(app.bytes)}, gzip ${gzipKiB.toFixed(1)} KiB (budget ${bundleBudgetKiB} KiB` +
+      `${gzipKiB <= bundleBudgetKiB ? "" : " — OVER"}), built in ${(app.buildMs / 1000).toFixed(1)} s`,
+  );
+  return { app, baseline, gzipKiB };
+}
+
+/** Every scenario under every injected latency; a scenario that throws is reported as skipped, not fatal. */
+async function runPasses(
+  opts: SessionOptions,
+  base: Omit<ScenarioContext, "latencyMs">,
+  log: (m: string) => void,
+): Promise<{ passes: BenchReport["passes"]; notes: string[] }> {
+  const passes: BenchReport["passes"] = [];
+  const notes: string[] = [];
+  for (const [i, latencyMs] of opts.latencies.entries()) {
+    if (opts.shouldStop?.()) {
+      notes.push(`stopped early (interrupted): passes from L=${latencyMs} ms not run`);
+      break;
+    }
+    log(`pass ${i + 1}/${opts.latencies.length}: injected upstream latency ${latencyMs} ms`);
+    base.stack.setLatency(latencyMs);
+    const ctx: ScenarioContext = { ...base, latencyMs };
+    const settings = latencyMs === 0 ? opts.base : opts.latencyPasses;
+    const outcomes: Outcome[] = [];
+    for (const scenario of opts.scenarios) {
+      if (opts.shouldStop?.()) {
+        notes.push(`stopped early (interrupted) before ${scenario.name} at L=${latencyMs} ms`);
+        break;
+      }
+      const say = (m: string) => log(`  ${scenario.name.padEnd(15)} ${m}`);
+      const outcome = await runScenario(scenario, ctx, settings, say).catch(
+        (err: Error): Outcome => ({ name: scenario.name, latencyMs, skip: `failed: ${err.message}` }),
+      );
+      outcomes.push(outcome);
+      say(describe(outcome));
+    }
+    passes.push({ latencyMs, outcomes });
+  }
+  base.stack.setLatency(0);
+  return { passes, notes };
+}
+
+/**
+ * One benchmark session: bundle the app and the baseline as `wrangler deploy` would, start them in workerd with
+ * the stand-ins over a fresh database, seed it, run every scenario under every injected latency, tear everything
+ * down (database dropped, Redis keys deleted) and return the report. Writing files is the caller's business.
+ */
+export async function runSession(opts: SessionOptions): Promise<BenchReport> {
+  const log = opts.log ?? (() => {});
+  const startedAt = new Date().toISOString();
+  const runId = newRunId();
+  const work = mkdtempSync(join(tmpdir(), `edgepay-bench-${runId}-`));
+  try {
+    const { app, baseline, gzipKiB } = await bundles(work, opts, log);
+    const stack = await startStack({
+      runId,
+      app,
+      baseline,
+      appConfig: workerOptionsFrom(join(repoRoot, "wrangler.toml")),
+      baselineConfig: baseline && workerOptionsFrom(join(repoRoot, "bench/baseline.wrangler.toml")),
+      entry: opts.entry,
+      ownSigint: opts.shouldStop !== undefined,
+      log,
+    });
+    const load = new LoadGenerator();
+    try {
+      const machine = await machineInfo(stack.databaseUrl, stack.redisUrl);
+      log(
+        `seeding ${opts.seed.payments.toLocaleString("en-US")} payments, ` +
+          `${(opts.seed.payments + opts.seed.pendingOrders).toLocaleString("en-US")} orders …`,
+      );
+      const seed = await seedBench(stack.databaseUrl, opts.seed);
+      log(`seeded in ${(seed.ms / 1000).toFixed(1)} s (tenant ${seed.tenantId})`);
+      const state = new Map<string, unknown>();
+      const { passes, notes } = await runPasses(opts, { stack, seed, state, load, log: (m) => log(`  ${m}`) }, log);
+
+      const report: BenchReport = {
+        schema: 1,
+        runId,
+        startedAt,
+        finishedAt: new Date().toISOString(),
+        machine,
+        settings: {
+          base: opts.base,
+          latencyPasses: opts.latencyPasses,
+          latencies: opts.latencies,
+          quick: !!opts.quick,
+          entry: opts.entry ?? "direct",
+        },
+        bundle: {
+          app: strip(app),
+          ...(baseline ? { baseline: strip(baseline) } : {}),
+          budgetKiB: bundleBudgetKiB,
+          withinBudget: gzipKiB <= bundleBudgetKiB,
+        },
+        seed: { ...opts.seed, ms: seed.ms },
+        passes,
+        ratios: {},
+        // Only worth keeping (and committing) when something went wrong.
+        workerLogTail: passes.some((p) =>
+          p.outcomes.some((o) => (skipped(o) ? o.skip.startsWith("failed") : o.unexpected > 0)),
+        )
+          ? stack.logs.tail
+          : [],
+        notes,
+      };
+      report.ratios = ratios(report);
+      return report;
+    } finally {
+      log("cleaning up (workerd, stand-ins, database, Redis keys) …");
+      await load.close();
+      await stack.close();
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function describe(o: Outcome): string {
+  if (skipped(o)) return `skipped: ${o.skip}`;
+  const l = o.load.latency;
+  return (
+    `${Math.round(o.load.rps).toLocaleString("en-US")} req/s, p50 ${l.p50.toFixed(1)} / p99 ${l.p99.toFixed(1)} ms, ` +
+    `errors ${o.unexpected}, upstream/req Upstash ${o.upstream.upstash.perRequest.toFixed(2)} ` +
+    `Neon ${o.upstream.neon.perRequest.toFixed(2)}`
+  );
+}

@@ -1,0 +1,209 @@
+import { randomBytes } from "node:crypto";
+import type { Readable } from "node:stream";
+import { Miniflare } from "miniflare";
+import { createClient } from "redis";
+import { createDatabase, defaultDatabaseUrl, dropDatabase, migrateDatabase } from "../../dev/lib/db";
+import type { StandIn, StandInStats } from "../../dev/lib/standin";
+import { startNeonStandIn } from "../../dev/neon/index";
+import { startUpstashStandIn } from "../../dev/upstash/index";
+import type { Bundle } from "./build";
+import type { ConfigOptions } from "./worker-config";
+
+/**
+ * The system under test, wired like test/setup/global.ts does for the workers tests: a fresh migrated database,
+ * the Neon and Upstash stand-ins in this process over the machine's Postgres and Redis, and the bundled Worker in
+ * workerd through Miniflare's API (not `wrangler dev`, whose proxy caps throughput at ≈ 3k req/s here).
+ */
+export interface StackOptions {
+  runId: string;
+  app: Bundle;
+  /** The zero-framework comparison Worker (bench/baseline-worker.ts), if wanted. */
+  baseline?: Bundle;
+  /** Options from the bundles' wrangler configs (worker-config.ts): compatibility settings and bindings. */
+  appConfig: ConfigOptions;
+  baselineConfig?: ConfigOptions;
+  serverUrl?: string;
+  redisUrl?: string;
+  log?: (message: string) => void;
+  /**
+   * How requests reach the Worker: "direct" (default) = a workerd socket bound to the Worker itself
+   * (`unsafeDirectSockets`); "miniflare" = Miniflare's entry Worker, which proxies every request (≈ what
+   * `wrangler dev` does minus its Node proxy) and costs a second Worker invocation per request on the same thread.
+   */
+  entry?: "direct" | "miniflare";
+  /**
+   * The caller handles Ctrl-C itself (finish the scenario, then clean up). Miniflare otherwise installs a SIGINT
+   * listener that kills workerd and exits at once, leaving the database and Redis keys behind.
+   */
+  ownSigint?: boolean;
+}
+
+export interface WorkerLogs {
+  /** Lines the Worker wrote to stdout/stderr (console.*): a cost per request once request logging exists. */
+  lines: number;
+  /** The last lines, for diagnosing failures. */
+  tail: string[];
+}
+
+export interface Stack {
+  runId: string;
+  databaseUrl: string;
+  redisUrl: string;
+  redisPrefix: string;
+  /** The Redis key the baseline Worker reads. */
+  baselineKey: string;
+  neon: StandIn;
+  upstash: StandIn;
+  appUrl: string;
+  baselineUrl: string | undefined;
+  logs: WorkerLogs;
+  upstream(): { neon: StandInStats; upstash: StandInStats };
+  setLatency(ms: number): void;
+  close(): Promise<void>;
+}
+
+/** Counts lines and keeps a short tail, without echoing: a benchmark's terminal is for progress. */
+function captureStdio(logs: WorkerLogs) {
+  return (stdout: Readable, stderr: Readable) => {
+    for (const stream of [stdout, stderr]) {
+      stream.setEncoding("utf8");
+      stream.on("data", (chunk: string) => {
+        for (const line of chunk.split("\n")) {
+          if (!line.trim()) continue;
+          logs.lines++;
+          logs.tail.push(line.slice(0, 500));
+          if (logs.tail.length > 20) logs.tail.shift();
+        }
+      });
+    }
+  };
+}
+
+function workerd(bundle: Bundle, config: ConfigOptions, vars: Record<string, string>, logs: WorkerLogs): Miniflare {
+  return new Miniflare({
+    ...config,
+    modules: true,
+    modulesRoot: bundle.dir,
+    scriptPath: bundle.scriptPath,
+    bindings: { ...config.bindings, ...vars },
+    host: "127.0.0.1",
+    port: 0,
+    cf: false,
+    handleRuntimeStdio: captureStdio(logs),
+    // A socket straight into the Worker, next to Miniflare's usual entry (which adds a proxy Worker hop).
+    unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+  });
+}
+
+/** Removes Miniflare's exit-on-SIGINT listener (src/exit-hook.ts in miniflare); its exit hook still runs on exit. */
+function releaseSigint(): void {
+  for (const listener of process.listeners("SIGINT")) {
+    if (listener.name === "onSignalInt") process.removeListener("SIGINT", listener);
+  }
+}
+
+async function entryUrl(mf: Miniflare, entry: "direct" | "miniflare"): Promise<string> {
+  const url = await mf.ready;
+  return entry === "direct" ? (await mf.unsafeGetDirectURL()).origin : url.origin;
+}
+
+export async function startStack(opts: StackOptions): Promise<Stack> {
+  const log = opts.log ?? (() => {});
+  const serverUrl = opts.serverUrl ?? process.env.DATABASE_URL ?? defaultDatabaseUrl;
+  const redisUrl = opts.redisUrl ?? process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+  const database = `edgepay_bench_${opts.runId}`;
+  const redisPrefix = `bench:${opts.runId}:`;
+  const token = randomBytes(16).toString("hex");
+  const cleanups: (() => Promise<void>)[] = [];
+  const close = async () => {
+    for (const fn of cleanups.reverse()) await fn().catch((err: Error) => log(`cleanup: ${err.message}`));
+    cleanups.length = 0;
+  };
+
+  try {
+    log(`database ${database}: create + migrate`);
+    const databaseUrl = await createDatabase(serverUrl, database);
+    cleanups.push(() => dropDatabase(serverUrl, database));
+    cleanups.push(() => deleteKeys(redisUrl, redisPrefix));
+    await migrateDatabase(databaseUrl);
+
+    const neon = await startNeonStandIn({ upstream: databaseUrl });
+    cleanups.push(() => neon.close());
+    const upstash = await startUpstashStandIn({ upstream: redisUrl, token });
+    cleanups.push(() => upstash.close());
+
+    const logs: WorkerLogs = { lines: 0, tail: [] };
+    const redisBindings = { UPSTASH_REDIS_REST_URL: upstash.url, UPSTASH_REDIS_REST_TOKEN: token };
+    const app = workerd(
+      opts.app,
+      opts.appConfig,
+      {
+        APP_ENV: "test",
+        DATABASE_URL: databaseUrl,
+        NEON_LOCAL_ENDPOINT: neon.url,
+        ...redisBindings,
+        REDIS_PREFIX: redisPrefix,
+      },
+      logs,
+    );
+    cleanups.push(() => app.dispose());
+    if (opts.ownSigint) releaseSigint();
+    const appUrl = await entryUrl(app, opts.entry ?? "direct");
+    log(`app Worker in workerd at ${appUrl}`);
+
+    const baselineKey = `${redisPrefix}baseline`;
+    let baselineUrl: string | undefined;
+    if (opts.baseline) {
+      const mf = workerd(
+        opts.baseline,
+        opts.baselineConfig ?? opts.appConfig,
+        { ...redisBindings, BASELINE_KEY: baselineKey },
+        logs,
+      );
+      cleanups.push(() => mf.dispose());
+      if (opts.ownSigint) releaseSigint();
+      baselineUrl = await entryUrl(mf, opts.entry ?? "direct");
+      log(`baseline Worker in workerd at ${baselineUrl}`);
+    }
+
+    return {
+      runId: opts.runId,
+      databaseUrl,
+      redisUrl,
+      redisPrefix,
+      baselineKey,
+      neon,
+      upstash,
+      appUrl,
+      baselineUrl,
+      logs,
+      upstream: () => ({ neon: neon.stats(), upstash: upstash.stats() }),
+      setLatency(ms) {
+        neon.setLatency(ms);
+        upstash.setLatency(ms);
+      },
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** Deletes every key of the run (the app's cache, auth and limiter keys all live under the prefix). */
+async function deleteKeys(redisUrl: string, prefix: string): Promise<void> {
+  const redis = createClient({ url: redisUrl });
+  await redis.connect();
+  try {
+    for await (const keys of redis.scanIterator({ MATCH: `${prefix}*`, COUNT: 500 })) {
+      if (keys.length > 0) await redis.del(keys);
+    }
+  } finally {
+    await redis.quit();
+  }
+}
+
+/** A short id for database and key names: sortable by time, unique enough for concurrent runs. */
+export function newRunId(): string {
+  return `${Date.now().toString(36)}_${randomBytes(3).toString("hex")}`;
+}
