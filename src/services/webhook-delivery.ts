@@ -169,6 +169,6 @@ export async function finishDelivery(
 /** DLQ: the delivery's last retry failed. */
 export async function failDelivery(db: ScopedDb, tenantId: string, deliveryId: string): Promise<boolean> {
   const row = await load(db, tenantId, deliveryId);
-  if (!row || row.delivery.status !== "pending") return false;
+  if (row?.delivery.status !== "pending") return false;
   return finishDelivery(db, deliveryId, row.event.id, false);
 }
