@@ -33,6 +33,7 @@ export default defineConfig({
                 JWT_SIGNING_KEY: inject("jwtSigningKey"),
                 CORS_ORIGINS: "https://app.example.com",
                 TEST_WEBHOOK_RECEIVER_URL: inject("webhookReceiverUrl"),
+                TEST_REPLICA_URL: inject("replicaUrl"),
                 // Queue retries at once in tests (production backs off exponentially), short webhook timeout.
                 PAYMENT_RETRY_BASE_SECONDS: "0",
                 WEBHOOK_RETRY_BASE_SECONDS: "0",

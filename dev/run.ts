@@ -129,7 +129,8 @@ function printBanner(lines: { api: string; db: string; redis: string; demo: Demo
     `  Demo tenant    ${lines.demo.tenantId} "Demo Shop" (${lines.demo.reused ? "reused" : "seeded now"})`,
     `  Demo API key   ${lines.demo.secret}`,
     "",
-    "  Try:",
+    "  Try (the README's quick tour uses $EDGEPAY_KEY):",
+    `    export EDGEPAY_KEY=${lines.demo.secret}`,
     `    curl -s ${lines.api}/ready`,
     `    curl -s ${lines.api}/v1/orders ${auth}`,
     `    curl -s ${lines.api}/v1/users ${auth} -H "Content-Type: application/json" -d '{"email":"you@example.com","name":"You"}'`,
@@ -188,6 +189,8 @@ async function main(): Promise<void> {
   }
 
   const devVars = readDevVars(root);
+  // OAuth access tokens need a signing key; a fresh one per run unless .dev.vars brings its own.
+  if (!devVars.kept.JWT_SIGNING_KEY) vars.JWT_SIGNING_KEY = randomBytes(32).toString("hex");
   if (devVars.ignored.length > 0) log.info(`.dev.vars: ignoring ${devVars.ignored.join(", ")} (set by npm run dev)`);
   const envFile = join(dataDir, "wrangler.env");
   const unwritable = writeEnvFile(envFile, devVars.kept);

@@ -9,7 +9,8 @@ import pg from "pg";
  */
 
 export interface SqlHandlerOptions {
-  pool: pg.Pool;
+  /** The upstream pool for a database name (Neon routes a connection string to its database). */
+  poolFor: (database: string) => pg.Pool;
   /** Run Neon's connection reset before a connection goes back to the pool (off for PGlite's single session). */
   resetConnections: boolean;
 }
@@ -80,7 +81,8 @@ function toQuery(value: unknown): SqlQuery {
   return { query: q.query, params: (q.params as unknown[] | undefined) ?? [] };
 }
 
-function parseConnectionString(header: string | string[] | undefined): void {
+/** Validates the header like Neon does and returns the database it names ("" when none). */
+function parseConnectionString(header: string | string[] | undefined): string {
   if (typeof header !== "string" || header === "") throw new BadRequest("missing Neon-Connection-String header");
   let url: URL;
   try {
@@ -91,6 +93,7 @@ function parseConnectionString(header: string | string[] | undefined): void {
   if ((url.protocol !== "postgres:" && url.protocol !== "postgresql:") || !url.username || !url.hostname) {
     throw new BadRequest("Neon-Connection-String must be postgres://user:password@host/database");
   }
+  return decodeURIComponent(url.pathname.slice(1));
 }
 
 function beginStatement(req: IncomingMessage): string {
@@ -165,7 +168,7 @@ function errorBody(err: pg.DatabaseError): Record<string, unknown> {
 }
 
 export function createSqlHandler(opts: SqlHandlerOptions) {
-  const { pool, resetConnections } = opts;
+  const { poolFor, resetConnections } = opts;
 
   /** The reset runs after the response is sent, off the request's critical path. */
   const release = (client: pg.PoolClient) => {
@@ -188,8 +191,9 @@ export function createSqlHandler(opts: SqlHandlerOptions) {
       arrayMode: req.headers["neon-array-mode"] === "true",
       rawText: req.headers["neon-raw-text-output"] === "true",
     };
+    let database = "";
     try {
-      parseConnectionString(req.headers["neon-connection-string"]);
+      database = parseConnectionString(req.headers["neon-connection-string"]);
       let body: { queries?: unknown };
       try {
         body = JSON.parse(await readBody(req));
@@ -208,7 +212,7 @@ export function createSqlHandler(opts: SqlHandlerOptions) {
 
     let client: pg.PoolClient;
     try {
-      client = await pool.connect();
+      client = await poolFor(database).connect();
     } catch (err) {
       if (err instanceof pg.DatabaseError) return send(res, 400, errorBody(err));
       return send(res, 502, { message: `upstream unreachable: ${(err as Error).message}` });

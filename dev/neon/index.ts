@@ -10,8 +10,10 @@ import { createWsTunnel } from "./ws";
  * Counters (`/sql`, `upgrade:/v2`), latency and fault switches come from the shared stand-in plumbing.
  *
  * App configuration: `neonConfig.fetchEndpoint = "<url>/sql"`, `neonConfig.wsProxy = "127.0.0.1:<port>/v2"`,
- * `neonConfig.useSecureWebSocket = false`. Every connection string is served by the one upstream: the host, user,
- * password and database the client names are not checked.
+ * `neonConfig.useSecureWebSocket = false`. By default every connection string is served by the upstream database;
+ * with `routeByDatabase`, the database a connection string names over HTTP selects the database on the upstream
+ * server (as on Neon), so a primary and a "read replica" database can sit behind one stand-in. Host, user and
+ * password are not checked; every upstream login uses the upstream URL's credentials.
  */
 
 export interface NeonStandInOptions {
@@ -25,18 +27,33 @@ export interface NeonStandInOptions {
   upstreamKind?: "postgres" | "pglite";
   /** Upstream connections behind `/sql` (default 16; PGlite: 1). */
   poolSize?: number;
+  /** Serve the database named in the connection string (same server and credentials) instead of the upstream's. */
+  routeByDatabase?: boolean;
 }
 
 export async function startNeonStandIn(opts: NeonStandInOptions): Promise<StandIn> {
   const pglite = opts.upstreamKind === "pglite";
-  const pool = new pg.Pool({
-    connectionString: opts.upstream,
-    max: pglite ? 1 : (opts.poolSize ?? 16),
-    idleTimeoutMillis: 30_000,
-    application_name: "neon-standin",
-  });
-  // An idle upstream connection can die (server restart, database dropped); the pool replaces it on next use.
-  pool.on("error", () => {});
+  const upstreamDb = decodeURIComponent(new URL(opts.upstream).pathname.slice(1));
+  const pools = new Map<string, pg.Pool>();
+  const poolFor = (database: string): pg.Pool => {
+    // PGlite is one database; elsewhere a connection string's database selects the upstream database.
+    const name = pglite || !opts.routeByDatabase || !database ? upstreamDb : database;
+    let pool = pools.get(name);
+    if (!pool) {
+      const url = new URL(opts.upstream);
+      url.pathname = `/${encodeURIComponent(name)}`;
+      pool = new pg.Pool({
+        connectionString: url.toString(),
+        max: pglite ? 1 : (opts.poolSize ?? 16),
+        idleTimeoutMillis: 30_000,
+        application_name: "neon-standin",
+      });
+      // An idle upstream connection can die (server restart, database dropped); the pool replaces it on next use.
+      pool.on("error", () => {});
+      pools.set(name, pool);
+    }
+    return pool;
+  };
   const tunnel = createWsTunnel({ upstream: parseUpstream(opts.upstream) });
 
   return startHttpStandIn({
@@ -45,11 +62,11 @@ export async function startNeonStandIn(opts: NeonStandInOptions): Promise<StandI
     port: opts.port,
     controlPort: opts.controlPort,
     latencyMs: opts.latencyMs,
-    handle: createSqlHandler({ pool, resetConnections: !pglite }),
+    handle: createSqlHandler({ poolFor, resetConnections: !pglite }),
     upgrade: (req, socket, head) => tunnel.upgrade(req, socket, head),
     async onClose() {
       await tunnel.close();
-      await pool.end();
+      await Promise.all([...pools.values()].map((p) => p.end()));
     },
   });
 }

@@ -9,6 +9,8 @@ export function redisKeys(prefix: string) {
     object: (tenantId: string, id: string) => `${prefix}t:${tenantId}:obj:${id}`,
     idempotency: (tenantId: string, key: string) => `${prefix}t:${tenantId}:idem:${key}`,
     rateLimit: (scope: string) => `${prefix}rl:${scope}`,
+    /** Set for a few seconds after a tenant's write: its reads go to the primary (read-your-writes). */
+    recentWrite: (tenantId: string) => `${prefix}t:${tenantId}:rw`,
   };
 }
 export type Keys = ReturnType<typeof redisKeys>;

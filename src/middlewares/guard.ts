@@ -82,6 +82,9 @@ export const guard = (opts: GuardOptions): MiddlewareHandler<AppEnv> =>
       );
       const key = opts.prefetchKey?.(c);
       if (key) c.set("prefetched", { key, read: prefetch(redis, key) });
+      if (config.databaseUrlRead && c.req.method === "GET") {
+        c.set("recentWrite", prefetch(redis, c.var.services.keys.recentWrite(principal.tenantId)));
+      }
       if (idem) claimed = claim(redis, idem);
       result = tightest(await telemetry.redis(() => Promise.all(counting)));
     }
@@ -106,7 +109,11 @@ export const guard = (opts: GuardOptions): MiddlewareHandler<AppEnv> =>
         headers: { "Retry-After": retryAfter },
       });
     }
-    if (!idem || !claimed) return next();
+    if (!idem || !claimed) {
+      await next();
+      await markWrite(c);
+      return;
+    }
 
     let previous: Awaited<typeof claimed>;
     try {
@@ -127,5 +134,12 @@ export const guard = (opts: GuardOptions): MiddlewareHandler<AppEnv> =>
     const replay = decide(c, idem, previous);
     if (replay) return replay;
     await next();
-    await finish(redis, idem, c.res);
+    await Promise.all([finish(redis, idem, c.res), markWrite(c)]); // same tick: one pipelined request
   };
+
+/** Read-your-writes with a replica: after a successful write, this tenant's reads use the primary for 5 s. */
+function markWrite(c: Context<AppEnv>): Promise<unknown> {
+  const { config, redis, keys } = c.var.services;
+  if (!config.databaseUrlRead || !redis || c.req.method === "GET" || c.res.status >= 400) return Promise.resolve();
+  return redis.set(keys.recentWrite(c.var.principal.tenantId), 1, { ex: 5 }).catch(() => {});
+}

@@ -5,7 +5,7 @@ import { type ApiKeyRow, createApiKey, listApiKeys, revokeApiKey } from "../serv
 import { apiKeyRoles } from "../services/api-keys-core";
 import { defineRoute, idParam, jsonBody, jsonResponse } from "./kit";
 import { listOf, listQuery, pageRequest, toList } from "./lists";
-import { tenantDb } from "./scope";
+import { readerDb, tenantDb } from "./scope";
 
 const example = "key_06bxq3zcq1n8k5rmhd7w4t9yfa";
 
@@ -88,7 +88,7 @@ export function registerApiKeys(app: App): void {
     return c.json({ ...toApiKey(row), secret }, 201);
   });
   app.openapi(list, async (c) => {
-    const { db, tenantId } = tenantDb(c);
+    const { db, tenantId } = await readerDb(c);
     const page = await listApiKeys(db, tenantId, pageRequest(c.req.valid("query")));
     return c.json(toList("/v1/api_keys", page, toApiKey), 200);
   });

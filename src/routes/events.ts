@@ -6,7 +6,7 @@ import { getEvent, listEvents, redeliverEvent } from "../services/events";
 import { dispatchOutbox } from "../services/outbox";
 import { defineRoute, idParam, jsonResponse } from "./kit";
 import { listOf, listQuery, pageRequest, toList } from "./lists";
-import { tenantDb } from "./scope";
+import { readerDb, tenantDb } from "./scope";
 
 const example = "evt_06bxq3zcq1n8k5rmhd7w4t9yfa";
 
@@ -75,12 +75,12 @@ export function registerEvents(app: App): void {
     return c.json(toEvent(row), 202);
   });
   app.openapi(list, async (c) => {
-    const { db, tenantId } = tenantDb(c);
+    const { db, tenantId } = await readerDb(c);
     const q = c.req.valid("query");
     return c.json(toList("/v1/events", await listEvents(db, tenantId, pageRequest(q), q), toEvent), 200);
   });
   app.openapi(get, async (c) => {
-    const { db, tenantId } = tenantDb(c);
+    const { db, tenantId } = await readerDb(c);
     const { id } = c.req.valid("param");
     const row = await getEvent(db, tenantId, id);
     if (!row) throw new AppError("not_found", { detail: `No such event: ${id}` });

@@ -7,7 +7,7 @@ import { cancelOrder, createOrder, getOrder, listOrders } from "../services/orde
 import { cachedObject, cacheWrite, objectKeyFromPath } from "./cached";
 import { defineRoute, idParam, jsonBody, jsonResponse } from "./kit";
 import { listOf, listQuery, pageRequest, toList } from "./lists";
-import { tenantDb } from "./scope";
+import { readerDb, tenantDb } from "./scope";
 
 const example = "ord_06bxq3zcq1n8k5rmhd7w4t9yfa";
 const statuses = ["pending", "paid", "canceled", "refunded", "partially_refunded"] as const;
@@ -124,12 +124,12 @@ export function registerOrders(app: App): void {
     return c.json(toOrder(await createOrder(db, tenantId, c.req.valid("json"))), 201);
   });
   app.openapi(list, async (c) => {
-    const { db, tenantId } = tenantDb(c);
+    const { db, tenantId } = await readerDb(c);
     const q = c.req.valid("query");
     return c.json(toList("/v1/orders", await listOrders(db, tenantId, pageRequest(q), q), toOrder), 200);
   });
   app.openapi(get, async (c) => {
-    const { db, tenantId } = tenantDb(c);
+    const { db, tenantId } = await readerDb(c);
     const { id } = c.req.valid("param");
     const order = await cachedObject(c, "ord", id, async () => {
       const row = await getOrder(db, tenantId, id);

@@ -12,7 +12,7 @@ import { createRefund } from "../services/refunds";
 import { cachedObject, cacheWrite, objectKeyFromPath } from "./cached";
 import { defineRoute, idParam, jsonBody, jsonResponse } from "./kit";
 import { listOf, listQuery, pageRequest, toList } from "./lists";
-import { tenantDb } from "./scope";
+import { readerDb, tenantDb } from "./scope";
 
 const example = "pay_06bxq3zcq1n8k5rmhd7w4t9yfa";
 const statuses = ["processing", "succeeded", "failed"] as const;
@@ -173,12 +173,12 @@ export function registerPayments(app: App): void {
     return c.json(toRefund(result.refund), 202);
   });
   app.openapi(list, async (c) => {
-    const { db, tenantId } = tenantDb(c);
+    const { db, tenantId } = await readerDb(c);
     const q = c.req.valid("query");
     return c.json(toList("/v1/payments", await listPayments(db, tenantId, pageRequest(q), q), toPayment), 200);
   });
   app.openapi(get, async (c) => {
-    const { db, tenantId } = tenantDb(c);
+    const { db, tenantId } = await readerDb(c);
     const { id } = c.req.valid("param");
     const payment = await cachedObject(c, "pay", id, async () => {
       const row = await getPayment(db, tenantId, id);

@@ -6,7 +6,7 @@ import { createUser, deleteUser, getUser, listUsers, updateUser } from "../servi
 import { cachedObject, cacheWrite, objectKeyFromPath } from "./cached";
 import { defineRoute, idParam, jsonBody, jsonResponse } from "./kit";
 import { listOf, listQuery, pageRequest, toList } from "./lists";
-import { tenantDb } from "./scope";
+import { readerDb, tenantDb } from "./scope";
 
 const example = "usr_06bxq3zcq1n8k5rmhd7w4t9yfa";
 
@@ -108,12 +108,12 @@ export function registerUsers(app: App): void {
     return c.json(toUser(await createUser(db, tenantId, c.req.valid("json"))), 201);
   });
   app.openapi(list, async (c) => {
-    const { db, tenantId } = tenantDb(c);
+    const { db, tenantId } = await readerDb(c);
     const q = c.req.valid("query");
     return c.json(toList("/v1/users", await listUsers(db, tenantId, pageRequest(q), q), toUser), 200);
   });
   app.openapi(get, async (c) => {
-    const { db, tenantId } = tenantDb(c);
+    const { db, tenantId } = await readerDb(c);
     const { id } = c.req.valid("param");
     const user = await cachedObject(c, "usr", id, async () => {
       const row = await getUser(db, tenantId, id);

@@ -11,7 +11,7 @@ import {
 } from "../services/webhook-endpoints";
 import { defineRoute, idParam, jsonBody, jsonResponse } from "./kit";
 import { listOf, listQuery, pageRequest, toList } from "./lists";
-import { tenantDb } from "./scope";
+import { readerDb, tenantDb } from "./scope";
 
 const example = "we_06bxq3zcq1n8k5rmhd7w4t9yfa";
 
@@ -108,12 +108,12 @@ export function registerWebhookEndpoints(app: App): void {
     return c.json({ ...toEndpoint(row), secret: row.secret }, 201);
   });
   app.openapi(list, async (c) => {
-    const { db, tenantId } = tenantDb(c);
+    const { db, tenantId } = await readerDb(c);
     const page = await listWebhookEndpoints(db, tenantId, pageRequest(c.req.valid("query")));
     return c.json(toList("/v1/webhook_endpoints", page, toEndpoint), 200);
   });
   app.openapi(get, async (c) => {
-    const { db, tenantId } = tenantDb(c);
+    const { db, tenantId } = await readerDb(c);
     const { id } = c.req.valid("param");
     const row = await getWebhookEndpoint(db, tenantId, id);
     if (!row) throw new AppError("not_found", { detail: `No such webhook endpoint: ${id}` });

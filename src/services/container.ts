@@ -16,6 +16,7 @@ import type { Producers } from "./outbox";
  */
 export class Services {
   #db: HttpDb | undefined;
+  #replica: HttpDb | undefined;
   #sql: ReturnType<typeof createSql> | undefined;
   #redis: Redis | null | undefined;
 
@@ -47,6 +48,17 @@ export class Services {
   /** The database as one tenant sees it (row-level security on), timed into this request's telemetry. */
   tenantDb(tenantId: string): ScopedDb {
     return ScopedDb.forTenant(this.db, tenantId, this.telemetry);
+  }
+
+  /**
+   * The database a tenant's reads may use: the read replica (`DATABASE_URL_READ`) when configured and the caller
+   * did not write recently (`primary`), else the primary.
+   */
+  readerDb(tenantId: string, primary: boolean): ScopedDb {
+    const replica = this.config.databaseUrlRead;
+    if (!replica || primary) return this.tenantDb(tenantId);
+    this.#replica ??= createHttpDb(this.config, replica);
+    return ScopedDb.forTenant(this.#replica, tenantId, this.telemetry);
   }
 
   /** The database for system work spanning tenants (auth lookup, consumers, sweepers). */

@@ -17,6 +17,7 @@ declare module "vitest" {
     redisPrefix: string;
     jwtSigningKey: string;
     webhookReceiverUrl: string;
+    replicaUrl: string;
   }
 }
 
@@ -34,7 +35,11 @@ export default async function setup(project: TestProject) {
 
   const databaseUrl = await createDatabase(serverUrl, database);
   await migrateDatabase(databaseUrl);
-  const neon = await startNeonStandIn({ upstream: databaseUrl });
+  // A second, empty database with the same schema stands for a lagging read replica (test/db/read-replica.test.ts).
+  const replicaUrl = await createDatabase(serverUrl, `${database}_replica`);
+  await migrateDatabase(replicaUrl);
+  // routeByDatabase: the read-replica tests point DATABASE_URL_READ at a second database behind the same stand-in.
+  const neon = await startNeonStandIn({ upstream: databaseUrl, routeByDatabase: true });
   const upstash = await startUpstashStandIn({ upstream: redisUrl, token });
   const receiver = await startWebhookReceiver();
 
@@ -47,10 +52,12 @@ export default async function setup(project: TestProject) {
   project.provide("redisPrefix", redisPrefix);
   project.provide("jwtSigningKey", randomBytes(32).toString("hex"));
   project.provide("webhookReceiverUrl", receiver.url);
+  project.provide("replicaUrl", replicaUrl);
 
   return async () => {
     await Promise.allSettled([neon.close(), upstash.close(), receiver.close()]);
     await dropDatabase(serverUrl, database);
+    await dropDatabase(serverUrl, `${database}_replica`);
     const redis = createClient({ url: redisUrl });
     await redis.connect();
     for await (const keys of redis.scanIterator({ MATCH: `${redisPrefix}*`, COUNT: 500 })) {

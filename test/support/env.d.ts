@@ -3,5 +3,6 @@ declare namespace Cloudflare {
     TEST_NEON_CONTROL_URL: string;
     TEST_UPSTASH_CONTROL_URL: string;
     TEST_WEBHOOK_RECEIVER_URL: string;
+    TEST_REPLICA_URL: string;
   }
 }
