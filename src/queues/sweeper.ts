@@ -1,4 +1,4 @@
-import { and, eq, inArray, lt } from "drizzle-orm";
+import { and, eq, inArray, lt, type SQL } from "drizzle-orm";
 import { getConfig } from "../config";
 import { payments, refunds } from "../db/schema";
 import type { Bindings } from "../env";
@@ -30,35 +30,25 @@ export async function sweep(env: Bindings, scheduledTime: number): Promise<void>
 
       const before = new Date(Date.now() - config.sweep.processingAfterMs);
       const now = new Date();
+      /** Rows of `table` still in flight since before `before`, their updated_at bumped (re-driven once per threshold). */
+      const bumpStuck = (table: typeof payments | typeof refunds, inFlight: SQL) =>
+        db.db
+          .update(table)
+          .set({ updatedAt: now })
+          .where(
+            inArray(
+              table.id,
+              db.db
+                .select({ id: table.id })
+                .from(table)
+                .where(and(inFlight, lt(table.updatedAt, before)))
+                .limit(batchLimit),
+            ),
+          )
+          .returning({ id: table.id, tenantId: table.tenantId });
       const [stuckPayments, stuckRefunds] = await db.batch([
-        db.db
-          .update(payments)
-          .set({ updatedAt: now })
-          .where(
-            inArray(
-              payments.id,
-              db.db
-                .select({ id: payments.id })
-                .from(payments)
-                .where(and(eq(payments.status, "processing"), lt(payments.updatedAt, before)))
-                .limit(batchLimit),
-            ),
-          )
-          .returning({ id: payments.id, tenantId: payments.tenantId }),
-        db.db
-          .update(refunds)
-          .set({ updatedAt: now })
-          .where(
-            inArray(
-              refunds.id,
-              db.db
-                .select({ id: refunds.id })
-                .from(refunds)
-                .where(and(eq(refunds.status, "pending"), lt(refunds.updatedAt, before)))
-                .limit(batchLimit),
-            ),
-          )
-          .returning({ id: refunds.id, tenantId: refunds.tenantId }),
+        bumpStuck(payments, eq(payments.status, "processing")),
+        bumpStuck(refunds, eq(refunds.status, "pending")),
       ]);
       const redrive: PaymentsMessage[] = [
         ...stuckPayments.map((p) => ({ kind: "payment" as const, paymentId: p.id, tenantId: p.tenantId })),

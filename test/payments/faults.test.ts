@@ -80,6 +80,32 @@ describe("queue send() failing after the commit", () => {
   });
 });
 
+describe("a payment whose message was lost", () => {
+  it("is re-driven by the sweeper once it has been processing too long", async () => {
+    const t = await createTestTenant();
+    const { payment } = await acceptedOnly(t);
+    const db = testDb();
+    const scoped = ScopedDb.forService(db);
+    // The outbox row counts as received (so only the stuck-payment path can save it), and the payment is old.
+    await scoped.batch([
+      db.update(outbox).set({ dispatchedAt: new Date() }).where(eq(outbox.tenantId, t.tenantId)),
+      db
+        .update(payments)
+        .set({ updatedAt: new Date(Date.now() - 10 * 60_000) })
+        .where(eq(payments.id, payment.id)),
+    ]);
+    const ctx = createExecutionContext();
+    await worker.scheduled(
+      { cron: "* * * * *", scheduledTime: Date.now(), noRetry() {} },
+      { ...env, SWEEP_PROCESSING_AFTER_SECONDS: "60" },
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    expect((await settled(t, payment.id)).status).toBe("succeeded");
+    expect((await ledger(payment.id))?.calls).toBe(1);
+  });
+});
+
 describe("the same message delivered twice, and concurrently", () => {
   it("charges once, applies once, emits one event", async () => {
     const t = await createTestTenant();
