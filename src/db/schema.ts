@@ -24,8 +24,14 @@ const money = (name: string) => bigint(name, { mode: "number" });
 
 export const tenantPlan = pgEnum("tenant_plan", ["free", "pro", "enterprise"]);
 export const apiKeyRole = pgEnum("api_key_role", ["owner", "admin", "developer", "viewer"]);
-export const orderStatus = pgEnum("order_status", ["pending", "paid", "canceled", "refunded", "partially_refunded"]);
-export const paymentStatus = pgEnum("payment_status", ["processing", "succeeded", "failed"]);
+/*
+ * Order and payment statuses are checked text, not Postgres enums: tenant list filters (`?status=`) run under
+ * row-level security, where only LEAKPROOF operators may become index conditions — text equality is, enum equality
+ * is not (and marking it so needs a superuser Neon does not give). See docs/data-model.md.
+ */
+export const orderStatuses = ["pending", "paid", "canceled", "refunded", "partially_refunded"] as const;
+export const paymentStatuses = ["processing", "succeeded", "failed"] as const;
+const inList = (values: readonly string[]) => sql.raw(values.map((v) => `'${v}'`).join(", "));
 export const refundStatus = pgEnum("refund_status", ["pending", "succeeded", "failed"]);
 export const deliveryStatus = pgEnum("delivery_status", ["pending", "succeeded", "failed"]);
 
@@ -76,8 +82,10 @@ export const users = pgTable(
     deletedAt: timestamptz("deleted_at"),
   },
   (t) => [
-    // Email is unique per tenant among live users, case-insensitively; also serves `GET /v1/users?email=`.
-    uniqueIndex("users_tenant_email_key").on(t.tenantId, sql`lower(${t.email})`).where(sql`${t.deletedAt} is null`),
+    // Emails are stored lowercased (CHECK), so uniqueness per tenant among live users is case-insensitive and
+    // `GET /v1/users?email=` is a plain equality — no lower(), which RLS would not let the planner use.
+    uniqueIndex("users_tenant_email_key").on(t.tenantId, t.email).where(sql`${t.deletedAt} is null`),
+    check("users_email_lowercase_check", sql`${t.email} = lower(${t.email})`),
     index("users_tenant_id_idx").on(t.tenantId, t.id.desc()).where(sql`${t.deletedAt} is null`),
   ],
 );
@@ -95,7 +103,7 @@ export const orders = pgTable(
     currency: text("currency").notNull(),
     amount: money("amount").notNull(),
     amountRefunded: money("amount_refunded").notNull().default(0),
-    status: orderStatus("status").notNull().default("pending"),
+    status: text("status", { enum: orderStatuses }).notNull().default("pending"),
     createdAt: timestamptz("created_at").notNull(),
     updatedAt: timestamptz("updated_at").notNull(),
   },
@@ -103,6 +111,7 @@ export const orders = pgTable(
     index("orders_tenant_id_idx").on(t.tenantId, t.id.desc()),
     index("orders_tenant_status_idx").on(t.tenantId, t.status, t.id.desc()),
     index("orders_tenant_user_idx").on(t.tenantId, t.userId, t.id.desc()),
+    check("orders_status_check", sql`${t.status} in (${inList(orderStatuses)})`),
     check("orders_currency_check", sql`${t.currency} ~ '^[a-z]{3}$'`),
     check("orders_amount_check", sql`${t.amount} >= 0`),
     check("orders_amount_refunded_check", sql`${t.amountRefunded} >= 0 and ${t.amountRefunded} <= ${t.amount}`),
@@ -143,7 +152,7 @@ export const payments = pgTable(
       .references(() => orders.id),
     amount: money("amount").notNull(),
     currency: text("currency").notNull(),
-    status: paymentStatus("status").notNull().default("processing"),
+    status: text("status", { enum: paymentStatuses }).notNull().default("processing"),
     failureCode: text("failure_code"),
     /** The payment method token (`pm_card_visa`); never a card number. */
     paymentMethod: text("payment_method").notNull(),
@@ -166,6 +175,7 @@ export const payments = pgTable(
     index("payments_tenant_order_idx").on(t.tenantId, t.orderId, t.id.desc()),
     // The sweeper's "stuck in processing" scan touches only processing rows.
     index("payments_processing_idx").on(t.updatedAt).where(sql`${t.status} = 'processing'`),
+    check("payments_status_check", sql`${t.status} in (${inList(paymentStatuses)})`),
     check("payments_amount_check", sql`${t.amount} > 0`),
     check(
       "payments_refund_requested_check",
@@ -199,6 +209,8 @@ export const refunds = pgTable(
   (t) => [
     uniqueIndex("refunds_tenant_idempotency_key").on(t.tenantId, t.idempotencyKey),
     index("refunds_tenant_payment_idx").on(t.tenantId, t.paymentId, t.id.desc()),
+    // The sweeper's "stuck pending refunds" scan.
+    index("refunds_pending_idx").on(t.updatedAt).where(sql`${t.status} = 'pending'`),
     check("refunds_amount_check", sql`${t.amount} > 0`),
   ],
 );

@@ -1,4 +1,4 @@
-import { asc, desc, gt, lt, type SQL } from "drizzle-orm";
+import { gt, lt, type SQL, sql } from "drizzle-orm";
 import type { PgColumn } from "drizzle-orm/pg-core";
 
 /** A page request: newest first, `limit` items after (older than) or before (newer than) a cursor ID. */
@@ -19,10 +19,13 @@ export interface Page<T> {
  * `ending_before` walks backwards (ascending) and the page is flipped back to newest-first.
  */
 export function keyset(id: PgColumn, page: PageRequest): { where: SQL | undefined; orderBy: SQL; take: number } {
-  if (page.endingBefore) return { where: gt(id, page.endingBefore), orderBy: asc(id), take: page.limit + 1 };
+  // The indexes are `(tenant_id, …, id DESC NULLS LAST)` (drizzle-kit's `.desc()`); a bare `ORDER BY id DESC` means
+  // NULLS FIRST to Postgres and could not walk them. Spelling the nulls order out lets every page read its index.
+  if (page.endingBefore)
+    return { where: gt(id, page.endingBefore), orderBy: sql`${id} asc nulls first`, take: page.limit + 1 };
   return {
     where: page.startingAfter ? lt(id, page.startingAfter) : undefined,
-    orderBy: desc(id),
+    orderBy: sql`${id} desc nulls last`,
     take: page.limit + 1,
   };
 }

@@ -135,7 +135,7 @@ async function settleRefund(
           .set({
             amountRefunded: sql`${orders.amountRefunded} + ${refund.amount}`,
             status: sql`case when ${orders.amountRefunded} + ${refund.amount} >= ${orders.amount}
-              then 'refunded'::order_status else 'partially_refunded'::order_status end`,
+              then 'refunded' else 'partially_refunded' end`,
             updatedAt: now,
           })
           .where(eq(orders.id, order.id)),

@@ -65,9 +65,7 @@ export async function listUsers(
     db.db
       .select()
       .from(users)
-      .where(
-        and(live(tenantId), filters.email ? sql`lower(${users.email}) = lower(${filters.email})` : undefined, k.where),
-      )
+      .where(and(live(tenantId), filters.email ? eq(users.email, filters.email.toLowerCase()) : undefined, k.where))
       .orderBy(k.orderBy)
       .limit(k.take),
   );
