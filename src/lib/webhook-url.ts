@@ -58,7 +58,8 @@ export function checkWebhookUrl(raw: string, allowLoopback: boolean): UrlCheck {
     return { ok: false, reason: "must be an absolute URL" };
   }
   if (url.username || url.password) return { ok: false, reason: "must not contain credentials" };
-  const host = url.hostname.toLowerCase();
+  // A trailing dot is the same host (`localhost.` is localhost): strip it before any check.
+  const host = url.hostname.toLowerCase().replace(/\.+$/, "");
   if (allowLoopback && isLoopback(host) && (url.protocol === "http:" || url.protocol === "https:")) {
     return { ok: true, url };
   }
