@@ -3,6 +3,7 @@ import { isAbsolute, join, relative } from "node:path";
 import { parseCli, usage } from "./lib/args";
 import { repoRoot } from "./lib/build";
 import { cpuTable, latencyTable, mainTable, renderMarkdown, results, textTable } from "./lib/report";
+import { correctnessFailures, studiesText, svgFooter } from "./lib/report-text";
 import { findScenarios } from "./lib/scenarios";
 import { estimateSeconds, runSession } from "./lib/session";
 import { renderSvg } from "./lib/svg";
@@ -22,9 +23,10 @@ async function main(): Promise<number> {
   const scenarios = findScenarios(cli.scenarios);
   const t0 = Date.now();
   const log = (m: string) => console.log(`[bench ${((Date.now() - t0) / 1000).toFixed(0).padStart(3)}s] ${m}`);
-  const estimate = estimateSeconds({ ...cli, scenarios });
+  const estimate = estimateSeconds({ ...cli, scenarios, studies: cli.studies });
   log(
-    `${scenarios.length} scenarios × latencies [${cli.latencies.join(", ")}] ms; ` +
+    `${scenarios.length} scenarios × latencies [${cli.latencies.join(", ")}] ms, ` +
+      `studies [${cli.studies.studies.join(", ") || "none"}]${cli.studies.studies.includes("fuzz") ? ` (fuzz seed ${cli.studies.fuzz.seed})` : ""}; ` +
       `measuring ≈ ${Math.ceil(estimate / 60)} min + setup (≈ 20 s)`,
   );
 
@@ -48,6 +50,7 @@ async function main(): Promise<number> {
     minify: cli.minify,
     entry: cli.entry,
     quick: cli.quick,
+    studies: cli.studies,
     log,
     shouldStop: stop,
   });
@@ -69,6 +72,7 @@ async function main(): Promise<number> {
     renderSvg(
       rows,
       `${report.machine.cpus} CPUs, ${report.settings.base.connections} connections, L=${base?.latencyMs ?? 0} ms, ${report.startedAt.slice(0, 10)}`,
+      svgFooter(report),
     ),
   );
 
@@ -80,11 +84,16 @@ async function main(): Promise<number> {
   if (cpu) console.log(`CPU share of the machine during each measurement:\n${textTable(cpu)}\n`);
   const lat = latencyTable(report.passes);
   if (lat) console.log(`${textTable(lat)}\n`);
+  const studies = studiesText(report);
+  if (studies.length) console.log(`${studies.join("\n")}\n`);
   const gz = report.bundle.app.wranglerGzipKiB ?? report.bundle.app.gzipBytes / 1024;
   console.log(`bundle gzip ${gz.toFixed(1)} KiB / budget ${report.bundle.budgetKiB} KiB`);
   for (const f of Object.values(files)) console.log(`wrote ${relative(process.cwd(), f)}`);
   log("done");
-  return report.bundle.withinBudget ? 0 : 1;
+  // Correctness (fuzz 5xx or contract breaks, duplicate keys) fails the run; missed performance targets do not.
+  const failures = correctnessFailures(report);
+  for (const f of failures) console.error(`FAILED: ${f}`);
+  return report.bundle.withinBudget && failures.length === 0 ? 0 : 1;
 }
 
 main().then(

@@ -1,6 +1,8 @@
 import { parseArgs } from "node:util";
+import { seedFrom } from "./prng";
 import type { RunSettings } from "./runner";
 import { defaultSeedCounts, type SeedCounts } from "./seed";
+import { type StudyName, type StudySettings, studyNames } from "./studies";
 
 export interface CliOptions {
   base: RunSettings;
@@ -13,6 +15,7 @@ export interface CliOptions {
   quick: boolean;
   outDir: string;
   help: boolean;
+  studies: StudySettings;
 }
 
 export const usage = `Usage: npm run bench -- [options]
@@ -28,7 +31,16 @@ export const usage = `Usage: npm run bench -- [options]
   --no-minify           bundle without --minify
   --entry direct|miniflare  direct workerd socket (default) or through Miniflare's entry Worker
   --out DIR             where results go (default bench/results)
-  --quick               short run (≈ 1 min) for a sanity check
+  --quick               short run (≈ 1.5 min) for a sanity check
+
+  Studies (after the scenarios, with the payments + DLQ queue consumers running):
+  --studies a,b         subset of ${studyNames.join(",")}, or none (default: all)
+  --cache-requests N    requests per cache phase: cold, warm, steady (default 12000; --quick 3000)
+  --queue-payments N    payments for the queue throughput (default 1000; --quick 300)
+  --duplicate-payments N  payments sent with 10 % duplicate Idempotency-Keys (default 1000; --quick 300)
+  --fuzz N              fuzz requests (default 10000; --quick 2000)
+  --fuzz-seed S         fuzz seed (default $FUZZ_SEED, else random; printed either way)
+  --workload-seed S     seed of the cache workload and the duplicate-key order (default 1)
 `;
 
 function num(name: string, v: string | undefined, fallback: number, min = 0): number {
@@ -62,6 +74,13 @@ export function parseCli(argv: string[]): CliOptions {
       out: { type: "string" },
       quick: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
+      studies: { type: "string" },
+      "cache-requests": { type: "string" },
+      "queue-payments": { type: "string" },
+      "duplicate-payments": { type: "string" },
+      fuzz: { type: "string" },
+      "fuzz-seed": { type: "string" },
+      "workload-seed": { type: "string" },
     },
     strict: true,
   });
@@ -94,5 +113,38 @@ export function parseCli(argv: string[]): CliOptions {
     quick,
     outDir: values.out ?? "bench/results",
     help: values.help ?? false,
+    studies: studySettings(values, quick),
+  };
+}
+
+function studySettings(values: Record<string, string | boolean | undefined>, quick: boolean): StudySettings {
+  const str = (k: string) => (typeof values[k] === "string" ? (values[k] as string) : undefined);
+  const count = (k: string, normal: number, short: number) => Math.round(num(k, str(k), quick ? short : normal, 1));
+  const wanted = list(str("studies"));
+  const unknown = wanted?.filter((s) => s !== "none" && !(studyNames as readonly string[]).includes(s)) ?? [];
+  if (unknown.length) throw new Error(`unknown study(ies) ${unknown.join(", ")}; known: ${studyNames.join(", ")}`);
+  const workloadSeed = seedFrom(str("workload-seed") ?? 1);
+  return {
+    studies: wanted ? (wanted.filter((s) => s !== "none") as StudyName[]) : [...studyNames],
+    cache: {
+      items: 10_000,
+      s: 1.1,
+      writeShare: 0.05,
+      perPhase: count("cache-requests", 12_000, 3_000),
+      connections: 50,
+      seed: workloadSeed,
+    },
+    queue: { payments: count("queue-payments", 1_000, 300), connections: 20 },
+    duplicates: {
+      requests: count("duplicate-payments", 1_000, 300),
+      duplicateShare: 0.1,
+      connections: 50,
+      seed: workloadSeed,
+    },
+    fuzz: {
+      requests: count("fuzz", 10_000, 2_000),
+      seed: seedFrom(str("fuzz-seed") ?? process.env.FUZZ_SEED),
+      concurrency: 16,
+    },
   };
 }

@@ -17,28 +17,44 @@ function fill(template: string, id: string, unique: string): string {
 
 async function run({ options, plan }: Job): Promise<LoadResult> {
   const ids = plan.ids ?? [];
+  const sequence = plan.sequence;
+  // What `idOffset` walks: the explicit stream if there is one, else the ids.
+  const cycle = sequence?.length ?? ids.length;
   const start = plan.idOffset ?? 0;
   let issued = 0;
   // Every run (warm-up included) gets its own tokens: a reused Idempotency-Key with another body is a 422.
   const nonce = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+  const tally = plan.tallyHeader?.toLowerCase();
+  const headerCounts: Record<string, number> = {};
   const base: autocannon.Request = { method: plan.method, path: plan.path, headers: plan.headers, body: plan.body };
+  if (tally) {
+    base.onResponse = (_status, _body, _context, headers) => {
+      let value = "";
+      for (const [k, v] of Object.entries(headers ?? {})) if (k.toLowerCase() === tally) value = String(v);
+      headerCounts[value] = (headerCounts[value] ?? 0) + 1;
+    };
+  }
   const request: autocannon.Request = isStatic(plan)
     ? base
     : {
         ...base,
         // `req` is a fresh merge of the defaults (host, port…) each time: keep those, replace the templated parts.
+        // The first request of each connection is built when the connection is made, the next ones only when
+        // another is due, so with `amount` every element taken from `sequence` is sent exactly once.
         setupRequest: (req) => {
           const n = issued++;
+          const step = sequence?.[(start + n) % cycle];
           const id = ids.length ? (ids[(start + n) % ids.length] ?? "") : "";
           const unique = `${plan.uniquePrefix ?? "u"}-${nonce}-${n}`;
           const headers: Record<string, string> = {};
-          for (const [k, v] of Object.entries(plan.headers)) headers[k] = fill(v, id, unique);
+          for (const [k, v] of Object.entries({ ...plan.headers, ...step?.headers })) headers[k] = fill(v, id, unique);
+          const body = step ? step.body : plan.body;
           return {
             ...req,
-            method: plan.method,
-            path: fill(plan.path, id, unique),
+            method: step?.method ?? plan.method,
+            path: fill(step?.path ?? plan.path, id, unique),
             headers,
-            body: plan.body === undefined ? undefined : fill(plan.body, id, unique),
+            body: body === undefined ? undefined : fill(body, id, unique),
           };
         },
       };
@@ -49,6 +65,7 @@ async function run({ options, plan }: Job): Promise<LoadResult> {
     url: options.url,
     connections: options.connections,
     duration: options.duration,
+    ...(options.amount ? { amount: options.amount } : {}),
     timeout: options.timeout ?? 10,
     requests: [request],
   }) as Promise<autocannon.Result> & autocannon.Instance; // without a callback it is both
@@ -79,9 +96,10 @@ async function run({ options, plan }: Job): Promise<LoadResult> {
     non2xx,
     errors: result.errors,
     timeouts: result.timeouts,
-    nextIdOffset: ids.length ? (start + issued) % ids.length : 0,
-    idsUsed: Math.min(issued, ids.length),
-    idWraps: ids.length ? Math.floor(issued / ids.length) : 0,
+    nextIdOffset: cycle ? (start + issued) % cycle : 0,
+    idsUsed: Math.min(issued, cycle),
+    idWraps: cycle ? Math.floor(issued / cycle) : 0,
+    ...(tally ? { headerCounts } : {}),
   };
 }
 

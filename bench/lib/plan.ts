@@ -13,13 +13,30 @@ export interface RequestPlan {
   idOffset?: number;
   /** Prefix of `{unique}` tokens (readable in logs; uniqueness comes from a per-run nonce and a counter). */
   uniquePrefix?: string;
+  /**
+   * An explicit request stream (mixed reads and writes, duplicate keys…), sent in order from `idOffset` and cycling;
+   * replaces method/path/body for each request. Headers are merged over `headers`; placeholders still apply.
+   */
+  sequence?: PlannedRequest[];
+  /** A response header whose values are counted (e.g. `cache-status`), in `LoadResult.headerCounts`. */
+  tallyHeader?: string;
+}
+
+/** One request of an explicit stream. */
+export interface PlannedRequest {
+  method: RequestPlan["method"];
+  path: string;
+  headers?: Record<string, string>;
+  body?: string;
 }
 
 export interface LoadOptions {
   url: string;
   connections: number;
-  /** Seconds. */
+  /** Seconds (ignored when `amount` is set). */
   duration: number;
+  /** Exactly this many requests instead of a duration (a fixed stream, e.g. a cache workload). */
+  amount?: number;
   /** Seconds before a request counts as timed out. */
   timeout?: number;
 }
@@ -49,10 +66,13 @@ export interface LoadResult {
   /** Distinct ids the run touched, and how often it cycled through all of them. */
   idsUsed: number;
   idWraps: number;
+  /** Values of `tallyHeader` seen ("" = header absent), when the plan asked for them. */
+  headerCounts?: Record<string, number>;
 }
 
 /** True when a plan has no placeholder: autocannon can then reuse one prebuilt request buffer (cheapest). */
 export function isStatic(plan: RequestPlan): boolean {
+  if (plan.sequence) return false;
   const texts = [plan.path, plan.body ?? "", ...Object.values(plan.headers)];
   return !texts.some((t) => t.includes("{id}") || t.includes("{unique}"));
 }

@@ -1,11 +1,14 @@
 import type { Bundle } from "./build";
 import type { MachineInfo } from "./machine";
+import { type AcceptanceRow, studiesMarkdown } from "./report-studies";
 import { type Outcome, type RunSettings, type ScenarioResult, skipped } from "./runner";
 import type { SeedCounts } from "./seed";
+import type { StudiesReport } from "./studies";
 
 /** Everything one `npm run bench` measured; written as bench/results/<timestamp>.json. */
 export interface BenchReport {
-  schema: 1;
+  /** 2: adds `studies` and `acceptance`. */
+  schema: 2;
   runId: string;
   startedAt: string;
   finishedAt: string;
@@ -27,6 +30,10 @@ export interface BenchReport {
   /** One entry per injected upstream latency (0 = none), in run order. */
   passes: { latencyMs: number; outcomes: Outcome[] }[];
   ratios: { getCachedVsBaseline?: { rps: number; p99: number } };
+  /** Cache hit ratio, queue throughput, duplicate keys, fuzz: run with the queue consumers on. */
+  studies?: StudiesReport;
+  /** The issue's acceptance targets, each with its measured value and whether it is met. */
+  acceptance?: AcceptanceRow[];
   workerLogTail: string[];
   notes: string[];
 }
@@ -197,6 +204,7 @@ export function renderMarkdown(r: BenchReport): string {
       "",
     );
   }
+  out.push(...studiesMarkdown(r));
   const skips = r.passes.flatMap((p) => p.outcomes.filter(skipped).map((o) => `${o.name}: ${o.skip}`));
   const notes = [...new Set([...skips.map((s) => `skipped ${s}`), ...scenarioNotes(r), ...r.notes])];
   if (notes.length) out.push("## Notes", "", ...notes.map((n) => `- ${n}`), "");

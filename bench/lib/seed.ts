@@ -115,7 +115,7 @@ async function insertOrders(
   if (orderUuids.length === 0) return;
   await client.query(
     `insert into orders (id, tenant_id, user_id, currency, amount, status, created_at, updated_at)
-     select o.id, $2, ($3::uuid[])[1 + ((o.n - 1) % cardinality($3::uuid[]))], 'usd', $6, $4::order_status,
+     select o.id, $2, ($3::uuid[])[1 + ((o.n - 1) % cardinality($3::uuid[]))], 'usd', $6, $4::text,
             to_timestamp(($5::bigint + o.n - 1) / 1000.0), to_timestamp(($5::bigint + o.n - 1) / 1000.0)
      from unnest($1::uuid[]) with ordinality as o(id, n)`,
     [orderUuids, tenantUuid, userUuids, status, t0, amount],

@@ -5,10 +5,12 @@ import { type Bundle, buildWorker, bundleBudgetKiB, repoRoot } from "./build";
 import { LoadGenerator } from "./load";
 import { machineInfo } from "./machine";
 import { type BenchReport, ratios } from "./report";
+import { acceptance } from "./report-studies";
 import { type Outcome, type RunSettings, runScenario, skipped } from "./runner";
 import type { Scenario, ScenarioContext } from "./scenario";
 import { type SeedCounts, seedBench } from "./seed";
 import { newRunId, startStack } from "./stack";
+import { estimateStudySeconds, runStudies, type StudySettings } from "./studies";
 import { workerOptionsFrom } from "./worker-config";
 
 export interface SessionOptions {
@@ -22,6 +24,8 @@ export interface SessionOptions {
   minify?: boolean;
   entry?: "direct" | "miniflare";
   quick?: boolean;
+  /** The studies run after the scenarios (queue consumers on); none when absent or empty. */
+  studies?: StudySettings;
   log?: (message: string) => void;
   /** Checked between scenarios: lets Ctrl-C stop early and still clean up. */
   shouldStop?: () => boolean;
@@ -31,9 +35,12 @@ const strip = ({ dir: _d, scriptPath: _s, ...rest }: Bundle) => rest;
 const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
 
 /** Seconds the measured part will take, for the progress header. */
-export function estimateSeconds(o: Pick<SessionOptions, "scenarios" | "base" | "latencyPasses" | "latencies">) {
+export function estimateSeconds(
+  o: Pick<SessionOptions, "scenarios" | "base" | "latencyPasses" | "latencies" | "studies">,
+) {
   const per = (s: RunSettings) => s.duration + s.warmup + 0.6;
-  return o.latencies.reduce((sum, l) => sum + o.scenarios.length * per(l === 0 ? o.base : o.latencyPasses), 0);
+  const passes = o.latencies.reduce((sum, l) => sum + o.scenarios.length * per(l === 0 ? o.base : o.latencyPasses), 0);
+  return passes + (o.studies ? estimateStudySeconds(o.studies) : 0);
 }
 
 async function bundles(work: string, opts: SessionOptions, log: (m: string) => void) {
@@ -122,9 +129,13 @@ export async function runSession(opts: SessionOptions): Promise<BenchReport> {
       log(`seeded in ${(seed.ms / 1000).toFixed(1)} s (tenant ${seed.tenantId})`);
       const state = new Map<string, unknown>();
       const { passes, notes } = await runPasses(opts, { stack, seed, state, load, log: (m) => log(`  ${m}`) }, log);
+      const studies =
+        opts.studies?.studies.length && !opts.shouldStop?.()
+          ? await runStudies(stack, load, opts.studies, log, opts.shouldStop)
+          : undefined;
 
       const report: BenchReport = {
-        schema: 1,
+        schema: 2,
         runId,
         startedAt,
         finishedAt: new Date().toISOString(),
@@ -144,6 +155,7 @@ export async function runSession(opts: SessionOptions): Promise<BenchReport> {
         },
         seed: { ...opts.seed, ms: seed.ms },
         passes,
+        ...(studies ? { studies } : {}),
         ratios: {},
         // Only worth keeping (and committing) when something went wrong.
         workerLogTail: passes.some((p) =>
@@ -154,6 +166,7 @@ export async function runSession(opts: SessionOptions): Promise<BenchReport> {
         notes,
       };
       report.ratios = ratios(report);
+      report.acceptance = acceptance(report);
       return report;
     } finally {
       log("cleaning up (workerd, stand-ins, database, Redis keys) …");

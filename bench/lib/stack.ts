@@ -7,7 +7,7 @@ import type { StandIn, StandInStats } from "../../dev/lib/standin";
 import { startNeonStandIn } from "../../dev/neon/index";
 import { startUpstashStandIn } from "../../dev/upstash/index";
 import type { Bundle } from "./build";
-import type { ConfigOptions } from "./worker-config";
+import type { ConfigOptions, QueueConsumers } from "./worker-config";
 
 /**
  * The system under test, wired like test/setup/global.ts does for the workers tests: a fresh migrated database,
@@ -36,6 +36,8 @@ export interface StackOptions {
    * listener that kills workerd and exits at once, leaving the database and Redis keys behind.
    */
   ownSigint?: boolean;
+  /** Queue consumers to run in the app Worker from the start (default none; see `restartApp`). */
+  queueConsumers?: QueueConsumers;
 }
 
 export interface WorkerLogs {
@@ -43,6 +45,20 @@ export interface WorkerLogs {
   lines: number;
   /** The last lines, for diagnosing failures. */
   tail: string[];
+  /** The last 200 error-level lines: the Worker's own account of a 5xx, read next to the request that caused it. */
+  errors: string[];
+  /** Error-level lines seen in all (`errors` keeps only the last ones). */
+  errorCount: number;
+  /** Totals from the consumers' per-message log lines (src/observability/messages.ts): where queue time goes. */
+  queue: QueueLogTotals;
+}
+
+export interface QueueLogTotals {
+  messages: number;
+  durationMs: number;
+  dbMs: number;
+  dbCalls: number;
+  redisMs: number;
 }
 
 export interface Stack {
@@ -54,11 +70,18 @@ export interface Stack {
   baselineKey: string;
   neon: StandIn;
   upstash: StandIn;
+  /** Changes when `restartApp` replaces the Worker. */
   appUrl: string;
   baselineUrl: string | undefined;
   logs: WorkerLogs;
   upstream(): { neon: StandInStats; upstash: StandInStats };
   setLatency(ms: number): void;
+  /**
+   * Replaces the app's workerd with a fresh one (same bundle, bindings and stand-ins) running these queue consumers,
+   * and returns the new URL. Fresh on purpose: the queues start empty, so messages the request scenarios left behind
+   * (create-payment's thousands) cannot flood the consumers of the phase that measures them.
+   */
+  restartApp(queueConsumers: QueueConsumers | undefined): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -72,6 +95,12 @@ function captureStdio(logs: WorkerLogs) {
           if (!line.trim()) continue;
           logs.lines++;
           logs.tail.push(line.slice(0, 500));
+          if (line.includes('"level":"error"')) {
+            logs.errorCount++;
+            logs.errors.push(line.slice(0, 2_000));
+            if (logs.errors.length > 200) logs.errors.shift();
+          }
+          if (line.includes('"message":"queue message"')) addQueueLine(logs.queue, line);
           if (logs.tail.length > 20) logs.tail.shift();
         }
       });
@@ -79,7 +108,26 @@ function captureStdio(logs: WorkerLogs) {
   };
 }
 
-function workerd(bundle: Bundle, config: ConfigOptions, vars: Record<string, string>, logs: WorkerLogs): Miniflare {
+function addQueueLine(t: QueueLogTotals, line: string): void {
+  try {
+    const f = JSON.parse(line) as Record<string, unknown>;
+    const n = (k: string) => (typeof f[k] === "number" ? (f[k] as number) : 0);
+    t.messages++;
+    t.durationMs += n("duration_ms");
+    t.dbMs += n("db_ms");
+    t.dbCalls += n("db_calls");
+    t.redisMs += n("redis_ms");
+  } catch {
+    // not JSON after all: not a message line
+  }
+}
+
+function workerd(
+  bundle: Bundle,
+  config: ConfigOptions & { queueConsumers?: QueueConsumers },
+  vars: Record<string, string>,
+  logs: WorkerLogs,
+): Miniflare {
   return new Miniflare({
     ...config,
     modules: true,
@@ -132,24 +180,31 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const upstash = await startUpstashStandIn({ upstream: redisUrl, token });
     cleanups.push(() => upstash.close());
 
-    const logs: WorkerLogs = { lines: 0, tail: [] };
+    const logs: WorkerLogs = {
+      lines: 0,
+      tail: [],
+      errors: [],
+      errorCount: 0,
+      queue: { messages: 0, durationMs: 0, dbMs: 0, dbCalls: 0, redisMs: 0 },
+    };
     const redisBindings = { UPSTASH_REDIS_REST_URL: upstash.url, UPSTASH_REDIS_REST_TOKEN: token };
-    const app = workerd(
-      opts.app,
-      opts.appConfig,
-      {
-        APP_ENV: "test",
-        DATABASE_URL: databaseUrl,
-        NEON_LOCAL_ENDPOINT: neon.url,
-        ...redisBindings,
-        REDIS_PREFIX: redisPrefix,
-      },
-      logs,
-    );
-    cleanups.push(() => app.dispose());
-    if (opts.ownSigint) releaseSigint();
-    const appUrl = await entryUrl(app, opts.entry ?? "direct");
-    log(`app Worker in workerd at ${appUrl}`);
+    const appVars = {
+      APP_ENV: "test",
+      DATABASE_URL: databaseUrl,
+      NEON_LOCAL_ENDPOINT: neon.url,
+      ...redisBindings,
+      REDIS_PREFIX: redisPrefix,
+      // OAuth on, so the fuzz can also present real access tokens (random per run, never leaves the machine).
+      JWT_SIGNING_KEY: randomBytes(32).toString("hex"),
+    };
+    const startApp = async (queueConsumers: QueueConsumers | undefined) => {
+      const mf = workerd(opts.app, { ...opts.appConfig, ...(queueConsumers ? { queueConsumers } : {}) }, appVars, logs);
+      if (opts.ownSigint) releaseSigint();
+      return { mf, url: await entryUrl(mf, opts.entry ?? "direct") };
+    };
+    let app = await startApp(opts.queueConsumers);
+    cleanups.push(() => app.mf.dispose());
+    log(`app Worker in workerd at ${app.url}`);
 
     const baselineKey = `${redisPrefix}baseline`;
     let baselineUrl: string | undefined;
@@ -166,7 +221,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       log(`baseline Worker in workerd at ${baselineUrl}`);
     }
 
-    return {
+    const stack: Stack = {
       runId: opts.runId,
       databaseUrl,
       redisUrl,
@@ -174,7 +229,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       baselineKey,
       neon,
       upstash,
-      appUrl,
+      appUrl: app.url,
       baselineUrl,
       logs,
       upstream: () => ({ neon: neon.stats(), upstash: upstash.stats() }),
@@ -182,8 +237,18 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         neon.setLatency(ms);
         upstash.setLatency(ms);
       },
+      async restartApp(queueConsumers) {
+        await app.mf.dispose();
+        app = await startApp(queueConsumers);
+        stack.appUrl = app.url;
+        log(
+          `app Worker restarted at ${app.url} (queue consumers: ${Object.keys(queueConsumers ?? {}).join(", ") || "none"})`,
+        );
+        return app.url;
+      },
       close,
     };
+    return stack;
   } catch (err) {
     await close();
     throw err;

@@ -28,14 +28,16 @@ const panels: Panel[] = [
   },
 ];
 
-export function renderSvg(rows: ScenarioResult[], subtitle: string): string {
+/** `footer`: extra lines under the charts (the acceptance targets, one per line). */
+export function renderSvg(rows: ScenarioResult[], subtitle: string, footer: string[] = []): string {
   const labelW = 120;
   const panelW = 300;
   const gap = 40;
   const rowH = 26;
   const top = 66;
   const width = labelW + panels.length * (panelW + gap);
-  const height = top + rows.length * rowH + 16;
+  const footerTop = top + rows.length * rowH + 24;
+  const height = footerTop + (footer.length ? footer.length * 18 + 10 : -8);
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ` +
       `font-family="system-ui, sans-serif" font-size="12">`,
@@ -60,6 +62,12 @@ export function renderSvg(rows: ScenarioResult[], subtitle: string): string {
         `<text x="${x0 + w + 4}" y="${y + 16}">${esc(p.format(v))}</text>`,
       );
     });
+  });
+  footer.forEach((line, i) => {
+    const y = footerTop + i * 18;
+    const color = line.startsWith("✗") ? "#c0392b" : line.startsWith("✓") ? "#1e8449" : "#333";
+    const weight = i === 0 ? ' font-weight="bold"' : "";
+    parts.push(`<text x="8" y="${y}" fill="${color}"${weight}>${esc(line)}</text>`);
   });
   parts.push("</svg>");
   return `${parts.join("\n")}\n`;

@@ -130,7 +130,7 @@ describe("API7 — production refuses loopback", () => {
   });
 });
 
-describe("API7 — known gaps", () => {
+describe("API7 — host name forms", () => {
   // Found by this suite: a trailing dot ("localhost.", "x.internal.") once slipped past the name check.
   it("refuses internal names written with a trailing dot (localhost., *.internal., *.local.)", () => {
     for (const url of ["https://localhost./", "https://metadata.google.internal./", "https://printer.local./"]) {
