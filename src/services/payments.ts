@@ -6,6 +6,7 @@ import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { checkViolation, pgCode, pgConstraint, uniqueViolation } from "../lib/pg-errors";
 import type { PaymentRow } from "../models/payment";
+import { existingForKey, type Idempotency } from "./idempotent-rows";
 import { type OutboxRow, outboxInsert } from "./outbox";
 import { keyset, type Page, type PageRequest, toPage } from "./pagination";
 
@@ -52,11 +53,6 @@ export interface PaymentInput {
   /** Optional cross-checks: when given they must equal the order's. */
   amount?: number | undefined;
   currency?: string | undefined;
-}
-
-export interface Idempotency {
-  key: string;
-  fingerprint: string;
 }
 
 export type CreateResult =
@@ -124,7 +120,7 @@ export async function createPayment(
     return { kind: "created", payment, outbox: box.row };
   } catch (err) {
     if (pgCode(err) === uniqueViolation && pgConstraint(err) === "payments_tenant_idempotency_key") {
-      return { kind: "replayed", payment: await existingForKey(db, tenantId, idem) };
+      return { kind: "replayed", payment: await existingForKey(db, payments, tenantId, idem) };
     }
     if (pgCode(err) === uniqueViolation && pgConstraint(err) === "payments_order_active_key") {
       throw new AppError("conflict", { detail: "This order already has a payment that is processing or succeeded." });
@@ -149,21 +145,4 @@ export async function createPayment(
         }),
     });
   }
-}
-
-async function existingForKey(db: ScopedDb, tenantId: string, idem: Idempotency): Promise<PaymentRow> {
-  const [row] = await db.run(
-    db.db
-      .select()
-      .from(payments)
-      .where(and(eq(payments.tenantId, tenantId), eq(payments.idempotencyKey, idem.key)))
-      .limit(1),
-  );
-  if (!row) throw new Error("idempotency key conflict without a payment");
-  if (row.requestFingerprint && row.requestFingerprint !== idem.fingerprint) {
-    throw new AppError("idempotency_key_mismatch", {
-      detail: "This Idempotency-Key was used with a different method, path or body.",
-    });
-  }
-  return row;
 }

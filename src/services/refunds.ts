@@ -6,8 +6,8 @@ import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { checkViolation, pgCode, pgConstraint, uniqueViolation } from "../lib/pg-errors";
 import type { RefundRow } from "../models/refund";
+import { existingForKey, type Idempotency } from "./idempotent-rows";
 import { type OutboxRow, outboxInsert } from "./outbox";
-import type { Idempotency } from "./payments";
 
 export type RefundCreateResult =
   | { kind: "created"; refund: RefundRow; outbox: OutboxRow }
@@ -78,7 +78,7 @@ export async function createRefund(
     return { kind: "created", refund, outbox: box.row };
   } catch (err) {
     if (pgCode(err) === uniqueViolation && pgConstraint(err) === "refunds_tenant_idempotency_key") {
-      return { kind: "replayed", refund: await existingForKey(db, tenantId, idem) };
+      return { kind: "replayed", refund: await existingForKey(db, refunds, tenantId, idem) };
     }
     if (pgCode(err) === checkViolation) throw tooLarge();
     mapRequirement(err, {
@@ -87,21 +87,4 @@ export async function createRefund(
       amount: tooLarge,
     });
   }
-}
-
-async function existingForKey(db: ScopedDb, tenantId: string, idem: Idempotency): Promise<RefundRow> {
-  const [row] = await db.run(
-    db.db
-      .select()
-      .from(refunds)
-      .where(and(eq(refunds.tenantId, tenantId), eq(refunds.idempotencyKey, idem.key)))
-      .limit(1),
-  );
-  if (!row) throw new Error("idempotency key conflict without a refund");
-  if (row.requestFingerprint && row.requestFingerprint !== idem.fingerprint) {
-    throw new AppError("idempotency_key_mismatch", {
-      detail: "This Idempotency-Key was used with a different method, path or body.",
-    });
-  }
-  return row;
 }
