@@ -16,15 +16,39 @@ export function withDatabase(url: string, database: string): string {
 
 const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
-export async function createDatabase(serverUrl: string, database: string): Promise<string> {
+/**
+ * Creates a database. With `owner`, it is owned by that login role and the returned URL logs in as it (password
+ * `owner.password`), so migrations and the app run as a non-superuser owner — like Neon's `neondb_owner`, for whom
+ * FORCE ROW LEVEL SECURITY is real (a superuser would bypass it).
+ */
+export async function createDatabase(
+  serverUrl: string,
+  database: string,
+  owner?: { role: string; password: string },
+): Promise<string> {
   const client = new pg.Client({ connectionString: serverUrl });
   await client.connect();
   try {
-    await client.query(`CREATE DATABASE ${quoteIdent(database)}`);
+    if (owner) {
+      const exists = await client.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [owner.role]);
+      const password = `'${owner.password.replaceAll("'", "''")}'`;
+      const attributes = `LOGIN NOSUPERUSER NOBYPASSRLS CREATEROLE PASSWORD ${password}`;
+      await client.query(
+        exists.rowCount ? `ALTER ROLE ${quoteIdent(owner.role)} ${attributes}` : `CREATE ROLE ${quoteIdent(owner.role)} ${attributes}`,
+      );
+      await client.query(`CREATE DATABASE ${quoteIdent(database)} OWNER ${quoteIdent(owner.role)}`);
+    } else {
+      await client.query(`CREATE DATABASE ${quoteIdent(database)}`);
+    }
   } finally {
     await client.end();
   }
-  return withDatabase(serverUrl, database);
+  const url = new URL(withDatabase(serverUrl, database));
+  if (owner) {
+    url.username = owner.role;
+    url.password = owner.password;
+  }
+  return url.toString();
 }
 
 export async function dropDatabase(serverUrl: string, database: string): Promise<void> {

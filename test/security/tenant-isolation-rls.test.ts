@@ -90,6 +90,36 @@ describe("RLS — reads", () => {
   });
 });
 
+describe("RLS — the login role itself (the last wall)", () => {
+  // Tests log in as a non-superuser database owner, like Neon's owner role (test/setup/global.ts). FORCE RLS binds
+  // the owner, and it has no policy: a query that skips ScopedDb (no role switch) reads and writes nothing.
+  it("a raw query outside ScopedDb sees no tenant's rows", async () => {
+    const db = testDb();
+    const [raw] = await db.select({ n: count() }).from(users);
+    expect(raw?.n).toBe(0);
+    const [all] = await ScopedDb.forService(db).run(db.select({ n: count() }).from(users));
+    expect(all?.n).toBeGreaterThan(0);
+    const [me] = await db
+      .execute<{ superuser: boolean }>(sql`select rolsuper as superuser from pg_roles where rolname = current_user`)
+      .then((r) => r.rows);
+    expect(me?.superuser).toBe(false);
+  });
+
+  it("a raw insert outside ScopedDb is refused", async () => {
+    const db = testDb();
+    const now = new Date();
+    const insert = db.insert(users).values({
+      id: newId("usr"),
+      tenantId: a.tenant.tenantId,
+      email: "raw@example.com",
+      name: "Raw",
+      createdAt: now,
+      updatedAt: now,
+    });
+    await expect(insert).rejects.toSatisfy((err: unknown) => pgCode(err) === "42501");
+  });
+});
+
 describe("RLS — writes", () => {
   it("an insert for another tenant in A's scope is refused by WITH CHECK (42501)", async () => {
     const row = newUser(b.tenant.tenantId);

@@ -33,10 +33,13 @@ export default async function setup(project: TestProject) {
   const redisPrefix = `test:${runId}:`;
   const token = randomBytes(16).toString("hex");
 
-  const databaseUrl = await createDatabase(serverUrl, database);
+  // The app's databases belong to a non-superuser login role, as on Neon: row-level security then binds the owner
+  // too (FORCE RLS), which a superuser would silently bypass.
+  const owner = { role: "edgepay_test_owner", password: randomBytes(12).toString("hex") };
+  const databaseUrl = await createDatabase(serverUrl, database, owner);
   await migrateDatabase(databaseUrl);
   // A second, empty database with the same schema stands for a lagging read replica (test/db/read-replica.test.ts).
-  const replicaUrl = await createDatabase(serverUrl, `${database}_replica`);
+  const replicaUrl = await createDatabase(serverUrl, `${database}_replica`, owner);
   await migrateDatabase(replicaUrl);
   // routeByDatabase: the read-replica tests point DATABASE_URL_READ at a second database behind the same stand-in.
   const neon = await startNeonStandIn({ upstream: databaseUrl, routeByDatabase: true });
