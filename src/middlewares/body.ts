@@ -28,6 +28,38 @@ export const requireJson = (): MiddlewareHandler =>
           detail: `Content-Type must be application/json, got ${type ? JSON.stringify(type.slice(0, 100)) : "none"}.`,
         });
       }
+      if (hasBody) assertStorableText(await c.req.text());
     }
     await next();
   };
+
+/** Any string in a JSON value (keys included) that Postgres cannot store: NUL, or a lone UTF-16 surrogate. */
+function unstorable(value: unknown): boolean {
+  if (typeof value === "string") return value.includes("\0") || !value.isWellFormed();
+  if (Array.isArray(value)) return value.some(unstorable);
+  if (value && typeof value === "object") {
+    return Object.entries(value).some(([k, v]) => unstorable(k) || unstorable(v));
+  }
+  return false;
+}
+
+/**
+ * Postgres text and jsonb cannot hold U+0000, and a lone surrogate is not UTF-8: such input would fail deep in a
+ * query as a 500. It is refused here as the client's mistake. (The body is read once; Hono caches it for the
+ * validator.) Malformed JSON is left to the validator's 400.
+ */
+function assertStorableText(body: string): void {
+  if (!body.includes("\\u0000") && !body.includes("\0") && body.isWellFormed() && !/\\u[dD][89abAB]/.test(body)) return;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return;
+  }
+  if (unstorable(parsed)) {
+    throw new AppError("validation_error", {
+      detail: "Strings must not contain NUL characters or unpaired UTF-16 surrogates.",
+      errors: [{ path: "", message: "Unsupported character in a string" }],
+    });
+  }
+}

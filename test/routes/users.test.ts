@@ -195,3 +195,27 @@ describe("authentication", () => {
     }
   });
 });
+
+describe("strings Postgres cannot store", () => {
+  it("refuses NUL and lone surrogates anywhere in a JSON body with 400, not 500", async () => {
+    const bodies = [
+      '{"email":"nul@example.com","name":"a\\u0000b"}',
+      '{"email":"nul2@example.com","name":"x","metadata":{"k\\u0000":"v"}}',
+      '{"email":"sur@example.com","name":"\\ud800"}',
+    ];
+    for (const body of bodies) {
+      const res = await call("/v1/users", {
+        method: "POST",
+        body,
+        headers: { ...t.auth, "Content-Type": "application/json" },
+      });
+      expect(res.status, body).toBe(400);
+      expect((await problemOf(res)).code).toBe("validation_error");
+    }
+    const ok = await call(
+      "/v1/users",
+      json("POST", { email: "emoji@example.com", name: "Zoë 🐘 \\u0000 literal" }, t.auth),
+    );
+    expect(ok.status).toBe(201);
+  });
+});
