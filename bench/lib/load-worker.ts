@@ -1,6 +1,6 @@
 import { parentPort } from "node:worker_threads";
 import autocannon from "autocannon";
-import { isStatic, type LoadOptions, type LoadResult, type RequestPlan, summarize } from "./plan";
+import { isStatic, type LoadOptions, type LoadResult, type RequestPlan, type ResponseSample, summarize } from "./plan";
 
 /**
  * The load generator's thread (started by load.ts). It runs apart from the main thread because the stand-ins live
@@ -26,12 +26,19 @@ async function run({ options, plan }: Job): Promise<LoadResult> {
   const nonce = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
   const tally = plan.tallyHeader?.toLowerCase();
   const headerCounts: Record<string, number> = {};
+  const serverErrors: ResponseSample[] = [];
   const base: autocannon.Request = { method: plan.method, path: plan.path, headers: plan.headers, body: plan.body };
-  if (tally) {
-    base.onResponse = (_status, _body, _context, headers) => {
-      let value = "";
-      for (const [k, v] of Object.entries(headers ?? {})) if (k.toLowerCase() === tally) value = String(v);
-      headerCounts[value] = (headerCounts[value] ?? 0) + 1;
+  if (tally || plan.sampleServerErrors) {
+    base.onResponse = (status, body, _context, headers) => {
+      if (tally) {
+        let value = "";
+        for (const [k, v] of Object.entries(headers ?? {})) if (k.toLowerCase() === tally) value = String(v);
+        headerCounts[value] = (headerCounts[value] ?? 0) + 1;
+      }
+      if (plan.sampleServerErrors && status >= 500 && serverErrors.length < 5) {
+        const h = Object.fromEntries(Object.entries(headers ?? {}).map(([k, v]) => [k, String(v)]));
+        serverErrors.push({ status, headers: h, body: String(body ?? "").slice(0, 1_000) });
+      }
     };
   }
   const request: autocannon.Request = isStatic(plan)
@@ -100,6 +107,7 @@ async function run({ options, plan }: Job): Promise<LoadResult> {
     idsUsed: Math.min(issued, cycle),
     idWraps: cycle ? Math.floor(issued / cycle) : 0,
     ...(tally ? { headerCounts } : {}),
+    ...(plan.sampleServerErrors ? { serverErrors } : {}),
   };
 }
 

@@ -20,6 +20,14 @@ export interface RequestPlan {
   sequence?: PlannedRequest[];
   /** A response header whose values are counted (e.g. `cache-status`), in `LoadResult.headerCounts`. */
   tallyHeader?: string;
+  /** Keep the first few 5xx responses (status, headers, body) in `LoadResult.serverErrors`, to see who sent them. */
+  sampleServerErrors?: boolean;
+}
+
+export interface ResponseSample {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
 }
 
 /** One request of an explicit stream. */
@@ -68,6 +76,8 @@ export interface LoadResult {
   idWraps: number;
   /** Values of `tallyHeader` seen ("" = header absent), when the plan asked for them. */
   headerCounts?: Record<string, number>;
+  /** The first 5 responses 5xx, when the plan asked for them. */
+  serverErrors?: ResponseSample[];
 }
 
 /** True when a plan has no placeholder: autocannon can then reuse one prebuilt request buffer (cheapest). */

@@ -1,6 +1,7 @@
+import type { AcceptanceRow } from "./acceptance";
 import type { Bundle } from "./build";
 import type { MachineInfo } from "./machine";
-import { type AcceptanceRow, studiesMarkdown } from "./report-studies";
+import { studiesMarkdown } from "./report-studies";
 import { type Outcome, type RunSettings, type ScenarioResult, skipped } from "./runner";
 import type { SeedCounts } from "./seed";
 import type { StudiesReport } from "./studies";

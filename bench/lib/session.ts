@@ -1,11 +1,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { acceptance } from "./acceptance";
 import { type Bundle, buildWorker, bundleBudgetKiB, repoRoot } from "./build";
 import { LoadGenerator } from "./load";
 import { machineInfo } from "./machine";
 import { type BenchReport, ratios } from "./report";
-import { acceptance } from "./report-studies";
 import { type Outcome, type RunSettings, runScenario, skipped } from "./runner";
 import type { Scenario, ScenarioContext } from "./scenario";
 import { type SeedCounts, seedBench } from "./seed";

@@ -95,7 +95,8 @@ function captureStdio(logs: WorkerLogs) {
           if (!line.trim()) continue;
           logs.lines++;
           logs.tail.push(line.slice(0, 500));
-          if (line.includes('"level":"error"')) {
+          // Error-level app lines, and anything not JSON: workerd's own messages (uncaught exceptions).
+          if (line.includes('"level":"error"') || !line.trimStart().startsWith("{")) {
             logs.errorCount++;
             logs.errors.push(line.slice(0, 2_000));
             if (logs.errors.length > 200) logs.errors.shift();

@@ -1,0 +1,111 @@
+import { join } from "node:path";
+import { repoRoot } from "./build";
+import { type CacheStudy, cacheStudy } from "./cache-study";
+import { type FuzzResult, runFuzz } from "./fuzz/run";
+import { fuzzWorld } from "./fuzz/world";
+import type { LoadGenerator } from "./load";
+import { type DuplicateKeys, duplicateKeys, type QueueThroughput, queueThroughput } from "./queue-study";
+import type { Stack } from "./stack";
+import { type StudyContext, studyContext } from "./study";
+import { queueConsumersFrom } from "./worker-config";
+
+/**
+ * The second half of a session: the app restarted with its payments and payments-DLQ consumers (configured as in
+ * wrangler.toml), then the studies, each on its own tenant. Runs after the request scenarios so their numbers stay
+ * comparable with earlier runs (no consumer competing for the isolate there).
+ */
+export const studyNames = ["queue", "duplicates", "cache", "fuzz"] as const;
+export type StudyName = (typeof studyNames)[number];
+
+export interface StudySettings {
+  studies: StudyName[];
+  cache: { items: number; s: number; writeShare: number; perPhase: number; connections: number; seed: number };
+  queue: { payments: number; connections: number };
+  duplicates: { requests: number; duplicateShare: number; connections: number; seed: number };
+  fuzz: { requests: number; seed: number; concurrency: number };
+}
+
+export type Skip = { skip: string };
+export const isSkipped = (v: unknown): v is Skip => typeof v === "object" && v !== null && "skip" in v;
+
+export interface StudiesReport {
+  settings: StudySettings;
+  /** Queues whose consumers ran during the studies. */
+  consumers: string[];
+  queue?: QueueThroughput | Skip;
+  duplicates?: DuplicateKeys | Skip;
+  cache?: CacheStudy | Skip;
+  fuzz?: FuzzResult | Skip;
+  /** Error-level lines the Worker logged during the studies (the last 200): the server side of any 5xx. */
+  workerErrors: string[];
+  seconds: number;
+}
+
+/** The consumers the studies run: payments and its dead-letter queue (webhooks stay off: no internet here). */
+export const studyConsumers = () => queueConsumersFrom(join(repoRoot, "wrangler.toml"), ["payments", "payments-dlq"]);
+
+export async function runStudies(
+  stack: Stack,
+  load: LoadGenerator,
+  settings: StudySettings,
+  log: (message: string) => void,
+  shouldStop: () => boolean = () => false,
+): Promise<StudiesReport> {
+  const started = Date.now();
+  const consumers = studyConsumers();
+  await stack.restartApp(consumers);
+  const errorsBefore = stack.logs.errorCount;
+  const ctx: StudyContext = studyContext(stack, load, (m) => log(`  ${m}`));
+  const report: StudiesReport = { settings, consumers: Object.keys(consumers), workerErrors: [], seconds: 0 };
+  const timeoutMs = 120_000;
+  const run = async <K extends StudyName>(name: K, fn: () => Promise<NonNullable<StudiesReport[K]>>) => {
+    if (!settings.studies.includes(name)) return;
+    if (shouldStop()) {
+      report[name] = { skip: "interrupted" } as StudiesReport[K];
+      return;
+    }
+    const t0 = Date.now();
+    log(`study ${name} …`);
+    report[name] = await fn().catch((err: Error) => ({ skip: `failed: ${err.message}` }) as StudiesReport[K]);
+    log(`study ${name}: ${summary(report[name])} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+  };
+
+  await run("queue", () => queueThroughput(ctx, { ...settings.queue, timeoutMs }));
+  await run("duplicates", () => duplicateKeys(ctx, { ...settings.duplicates, timeoutMs }));
+  await run("cache", () => cacheStudy(ctx, settings.cache));
+  await run("fuzz", async () => {
+    const world = await fuzzWorld(stack.appUrl, ctx.seedTenant);
+    ctx.log(`fuzz: seed ${settings.fuzz.seed} (replay: --fuzz-seed ${settings.fuzz.seed})`);
+    return runFuzz(stack.appUrl, world, { ...settings.fuzz, log: ctx.log });
+  });
+  const logged = stack.logs.errorCount - errorsBefore;
+  report.workerErrors = logged > 0 ? stack.logs.errors.slice(-Math.min(logged, stack.logs.errors.length)) : [];
+  report.seconds = (Date.now() - started) / 1000;
+  return report;
+}
+
+/** Rough seconds the studies take on the 2-core reference machine, for the progress header. */
+export function estimateStudySeconds(s: StudySettings): number {
+  const has = (n: StudyName) => s.studies.includes(n);
+  return (
+    (s.studies.length ? 5 : 0) +
+    (has("queue") ? 5 + s.queue.payments / 70 : 0) +
+    (has("duplicates") ? 5 + s.duplicates.requests / 70 : 0) +
+    (has("cache") ? 10 + (s.cache.perPhase * 3) / 1_000 : 0) +
+    (has("fuzz") ? 5 + s.fuzz.requests / 600 : 0)
+  );
+}
+
+function summary(v: unknown): string {
+  if (isSkipped(v)) return `skipped: ${v.skip}`;
+  const r = v as Partial<QueueThroughput & DuplicateKeys & CacheStudy & FuzzResult>;
+  if (r.paymentsPerSecond !== undefined) {
+    return `${r.paymentsPerSecond.toFixed(1)} payments/s end to end, create→settled p50 ${r.settle?.p50.toFixed(0)} ms`;
+  }
+  if (r.keysWithOne !== undefined) return r.failures?.length ? `FAILED: ${r.failures.join("; ")}` : "passed";
+  if (r.phases) return r.phases.map((p) => `${p.name} ${(p.hitRatio * 100).toFixed(1)} %`).join(", ");
+  if (r.serverErrors !== undefined) {
+    return `${r.requests} requests, ${r.serverErrors} 5xx, ${r.contractViolations} contract violations`;
+  }
+  return "done";
+}

@@ -1,0 +1,24 @@
+import type { LoadGenerator } from "./load";
+import { type BenchSeed, type SeedCounts, seedBench } from "./seed";
+import type { Stack } from "./stack";
+
+/**
+ * What the studies (cache hit ratio, queue throughput, duplicate keys, fuzz) share. Unlike the request scenarios,
+ * a study measures one property of the whole system with the queue consumers running, each on a tenant of its own
+ * so that no study's rows, cache entries or rate limits leak into another's numbers.
+ */
+export interface StudyContext {
+  stack: Stack;
+  load: LoadGenerator;
+  log: (message: string) => void;
+  seedTenant(name: string, counts: SeedCounts): Promise<BenchSeed>;
+}
+
+export function studyContext(stack: Stack, load: LoadGenerator, log: (message: string) => void): StudyContext {
+  return {
+    stack,
+    load,
+    log,
+    seedTenant: (name, counts) => seedBench(stack.databaseUrl, counts, { name, plan: "enterprise" }),
+  };
+}
