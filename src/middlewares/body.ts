@@ -16,9 +16,18 @@ export const limitBody = (maxSize = 64 * 1024): MiddlewareHandler =>
 
 /**
  * JSON routes accept only `application/json` bodies → otherwise 415. A body-less POST (e.g. `/cancel`) is allowed.
+ * Strings Postgres cannot store (NUL, lone surrogates) in the query or the body are a 400, not a 500 later.
  */
 export const requireJson = (): MiddlewareHandler =>
   async function requireJson(c, next) {
+    for (const [k, v] of new URL(c.req.url).searchParams) {
+      if (unstorable(k) || unstorable(v)) {
+        throw new AppError("validation_error", {
+          detail: "Query parameters must not contain NUL characters or unpaired UTF-16 surrogates.",
+          errors: [{ path: k.isWellFormed() ? k : "", message: "Unsupported character" }],
+        });
+      }
+    }
     if (withBody.has(c.req.method)) {
       const type = c.req.header("Content-Type");
       const length = c.req.header("Content-Length");

@@ -1,5 +1,4 @@
 import { and, eq, inArray, isNull, lt, or, sql } from "drizzle-orm";
-import { mapRequirement, requireThat } from "../db/guards";
 import { apiKeys } from "../db/schema";
 import type { ScopedDb } from "../db/scoped-db";
 import { AppError } from "../lib/errors";
@@ -67,28 +66,26 @@ export async function revokeApiKey(
   actor: { role: ApiKeyRole; keyId: string },
   id: string,
 ): Promise<ApiKeyRow> {
-  const mine = and(eq(apiKeys.tenantId, tenantId), eq(apiKeys.id, id), isNull(apiKeys.revokedAt));
+  const mine = and(eq(apiKeys.tenantId, tenantId), eq(apiKeys.id, id));
   const revocable = apiKeyRoles.filter((role) => !outranks(actor.role, role));
-  const exists = db.db.select({ one: sql`1` }).from(apiKeys).where(mine);
-  const allowed = db.db
-    .select({ one: sql`1` })
-    .from(apiKeys)
-    .where(and(mine, inArray(apiKeys.role, revocable)));
-  try {
-    const [, , [row]] = await db.batch([
-      requireThat(db.db, sql`exists(${exists})`, "key"),
-      requireThat(db.db, sql`exists(${allowed})`, "rank"),
-      db.db.update(apiKeys).set({ revokedAt: new Date() }).where(mine).returning(),
-    ]);
-    if (!row) throw new Error("revoked key vanished inside its transaction");
+  // One round trip: what the key was, and the revocation itself (only of a live key the actor may revoke). The
+  // update's own WHERE decides under concurrency: of two simultaneous revocations one updates, the other gets 404.
+  const [[before], [row]] = await db.batch([
+    db.db.select({ role: apiKeys.role, revokedAt: apiKeys.revokedAt }).from(apiKeys).where(mine).limit(1),
+    db.db
+      .update(apiKeys)
+      .set({ revokedAt: new Date() })
+      .where(and(mine, isNull(apiKeys.revokedAt), inArray(apiKeys.role, revocable)))
+      .returning(),
+  ]);
+  if (row) {
     await forgetApiKey(auth, row.id, row.secretHash);
     return row;
-  } catch (err) {
-    mapRequirement(err, {
-      key: () => new AppError("not_found", { detail: `No such API key: ${id}` }),
-      rank: () => new AppError("forbidden", { detail: `A ${actor.role} key cannot revoke keys of a higher role.` }),
-    });
   }
+  if (before && !before.revokedAt && !revocable.includes(before.role)) {
+    throw new AppError("forbidden", { detail: `A ${actor.role} key cannot revoke keys of a higher role.` });
+  }
+  throw new AppError("not_found", { detail: `No such API key: ${id}` });
 }
 
 /** Last write of `last_used_at` per key in this isolate: at most one update a minute per key and isolate. */

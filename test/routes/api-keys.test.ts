@@ -77,3 +77,15 @@ describe("/v1/api_keys", () => {
     expect((await call("/v1/users", { headers: other.auth })).status).toBe(200);
   });
 });
+
+describe("concurrent revocation", () => {
+  it("of one key: exactly one 200, the others 404 — never a 500 or a 403", async () => {
+    const t = await createTestTenant();
+    const victim = await addKey(t.tenantId, "developer");
+    const responses = await Promise.all(
+      Array.from({ length: 8 }, () => call(`/v1/api_keys/${victim.keyId}`, { method: "DELETE", headers: t.auth })),
+    );
+    const statuses = responses.map((r) => r.status).sort();
+    expect(statuses).toEqual([200, 404, 404, 404, 404, 404, 404, 404]);
+  });
+});

@@ -219,3 +219,13 @@ describe("strings Postgres cannot store", () => {
     expect(ok.status).toBe(201);
   });
 });
+
+describe("query strings Postgres cannot store", () => {
+  it("refuses NUL in a filter with 400", async () => {
+    for (const path of ["/v1/users?email=a%00%40b.co", "/v1/events?type=a%00", "/v1/users?limit=1&x%00=1"]) {
+      const res = await call(path, { headers: t.auth });
+      expect(res.status, path).toBe(400);
+      expect((await problemOf(res)).code).toBe("validation_error");
+    }
+  });
+});
