@@ -55,21 +55,48 @@ export function decodeEntry<T>(raw: unknown): Entry<T> | undefined {
  * One DB load per key per isolate at a time; concurrent misses share it. The entry stays until the loaded value has
  * been written to Redis (`settle`), so misses arriving between "loaded" and "cached" share it too. A write-through
  * drops the entry, so this isolate never serves a value older than its own writes.
+ *
+ * Followers never await the leader's promise: a continuation of another request's promise runs in that request's
+ * I/O context, and workerd then refuses the follower's own I/O ("Cannot perform I/O on behalf of a different
+ * request" — seen under load as bare 500s). They poll the shared entry on their own timers instead, and share only
+ * plain data; after ~2 s without a result (or on the leader's error) they load on their own.
  */
-const inflight = new Map<string, Promise<unknown>>();
+interface Flight {
+  done: boolean;
+  ok: boolean;
+  value: unknown;
+}
+const inflight = new Map<string, Flight>();
+const followerPolls = 2_000;
+
+const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 1));
 
 export function singleFlight<T>(key: string, load: () => Promise<T>, settle?: (value: T) => Promise<unknown>) {
-  const running = inflight.get(key) as Promise<T> | undefined;
-  if (running) return { value: running, leader: undefined };
+  const running = inflight.get(key);
+  if (running) return { value: follow(running, load), leader: undefined };
+  const flight: Flight = { done: false, ok: false, value: undefined };
+  inflight.set(key, flight);
   const value = load();
-  inflight.set(key, value);
-  const done = value
-    .then((v) => settle?.(v))
+  const leader = value
+    .then(
+      (v) => {
+        Object.assign(flight, { done: true, ok: true, value: v });
+        return settle?.(v);
+      },
+      () => {
+        Object.assign(flight, { done: true, ok: false });
+      },
+    )
     .catch(() => {})
     .finally(() => {
-      if (inflight.get(key) === value) inflight.delete(key);
+      if (inflight.get(key) === flight) inflight.delete(key);
     });
-  return { value, leader: done };
+  return { value, leader };
+}
+
+async function follow<T>(flight: Flight, load: () => Promise<T>): Promise<T> {
+  for (let i = 0; !flight.done && i < followerPolls; i++) await tick();
+  return flight.done && flight.ok ? (flight.value as T) : load();
 }
 
 export interface ObjectCacheDeps {
