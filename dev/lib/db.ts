@@ -34,7 +34,9 @@ export async function createDatabase(
       const password = `'${owner.password.replaceAll("'", "''")}'`;
       const attributes = `LOGIN NOSUPERUSER NOBYPASSRLS CREATEROLE PASSWORD ${password}`;
       await client.query(
-        exists.rowCount ? `ALTER ROLE ${quoteIdent(owner.role)} ${attributes}` : `CREATE ROLE ${quoteIdent(owner.role)} ${attributes}`,
+        exists.rowCount
+          ? `ALTER ROLE ${quoteIdent(owner.role)} ${attributes}`
+          : `CREATE ROLE ${quoteIdent(owner.role)} ${attributes}`,
       );
       await client.query(`CREATE DATABASE ${quoteIdent(database)} OWNER ${quoteIdent(owner.role)}`);
     } else {

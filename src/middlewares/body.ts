@@ -58,7 +58,8 @@ function unstorable(value: unknown): boolean {
  * validator.) Malformed JSON is left to the validator's 400.
  */
 function assertStorableText(body: string): void {
-  if (!body.includes("\\u0000") && !body.includes("\0") && body.isWellFormed() && !/\\u[dD][89a-fA-F]/.test(body)) return;
+  if (!body.includes("\\u0000") && !body.includes("\0") && body.isWellFormed() && !/\\u[dD][89a-fA-F]/.test(body))
+    return;
   let parsed: unknown;
   try {
     parsed = JSON.parse(body);
