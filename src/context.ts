@@ -12,6 +12,8 @@ export interface Variables {
   principal: Principal;
   /** The Redis read of the object a GET serves, started in the rate limiter's pipeline (see guard). */
   prefetched: { key: string; read: Promise<unknown> } | undefined;
+  /** Cache write-throughs queued by the route, issued by the guard with its other post-route Redis commands. */
+  cacheWrites: (() => Promise<unknown>)[] | undefined;
   /** With a read replica: whether this tenant wrote in the last seconds (read in the guard's pipeline). */
   recentWrite: Promise<unknown> | undefined;
   /** The request's Idempotency-Key and fingerprint, when it sent one (routes that key effects in Postgres use it). */

@@ -57,6 +57,8 @@ export const guard = (opts: GuardOptions): MiddlewareHandler<AppEnv> =>
       telemetry.rateLimit = "skipped";
       return next();
     }
+    // Cache write-throughs the route queues run after it, in the same tick as the idempotency record (one request).
+    c.set("cacheWrites", []);
     const id = `key:${principal.keyId}`;
     const local = opts.limits.map((scope) =>
       blockedLocally(config.redis?.prefix ?? "", scope, principal.tenantPlan, id),
@@ -111,7 +113,7 @@ export const guard = (opts: GuardOptions): MiddlewareHandler<AppEnv> =>
     }
     if (!idem || !claimed) {
       await next();
-      await markWrite(c);
+      await Promise.all([...flushWrites(c), markWrite(c)]);
       return;
     }
 
@@ -125,7 +127,11 @@ export const guard = (opts: GuardOptions): MiddlewareHandler<AppEnv> =>
         request_id: c.get("requestId"),
         error_message: (err as Error).message,
       });
-      if (opts.idempotency?.dbBacked) return next();
+      if (opts.idempotency?.dbBacked) {
+        await next();
+        await Promise.all(flushWrites(c));
+        return;
+      }
       throw new AppError("service_unavailable", {
         detail: "Idempotency keys cannot be honoured right now; retry shortly.",
         headers: { "Retry-After": "1" },
@@ -134,8 +140,16 @@ export const guard = (opts: GuardOptions): MiddlewareHandler<AppEnv> =>
     const replay = decide(c, idem, previous);
     if (replay) return replay;
     await next();
-    await Promise.all([finish(redis, idem, c.res), markWrite(c)]); // same tick: one pipelined request
+    // Same tick: the idempotency record, the cache write-throughs and the read-your-writes flag are one request.
+    await Promise.all([finish(redis, idem, c.res), ...flushWrites(c), markWrite(c)]);
   };
+
+/** Runs the cache writes the route queued (see routes/cached.ts `cacheWrite`). */
+function flushWrites(c: Context<AppEnv>): Promise<unknown>[] {
+  const writes = c.var.cacheWrites ?? [];
+  c.set("cacheWrites", undefined);
+  return writes.map((write) => write());
+}
 
 /** Read-your-writes with a replica: after a successful write, this tenant's reads use the primary for 5 s. */
 function markWrite(c: Context<AppEnv>): Promise<unknown> {

@@ -45,7 +45,8 @@ export async function cachedObject<T extends { updated_at: string }>(
 
 /**
  * Write-through after a change: the object's new state (or a tombstone for a deletion) goes to Redis before the
- * response, so the next read anywhere sees the write.
+ * response, so the next read anywhere sees the write. The guard runs it after the route, in the same tick as the
+ * idempotency record, so both travel in one Upstash request; outside a guard it runs at once.
  */
 export async function cacheWrite<T extends { updated_at: string }>(
   c: Context<AppEnv>,
@@ -54,9 +55,12 @@ export async function cacheWrite<T extends { updated_at: string }>(
   versionMs?: number,
 ): Promise<void> {
   const key = c.var.services.keys.object(c.var.principal.tenantId, id);
-  const ok = await writeThrough(cacheDeps(c), key, value, versionMs);
-  if (!ok) {
+  const write = async () => {
+    const ok = await writeThrough(cacheDeps(c), key, value, versionMs);
     // Redis refused the write: retry off the response path; entries expire (soft 60 s) either way.
-    c.executionCtx.waitUntil(put(cacheDeps(c), key, value, versionMs));
-  }
+    if (!ok) c.executionCtx.waitUntil(put(cacheDeps(c), key, value, versionMs));
+  };
+  const queue = c.var.cacheWrites;
+  if (queue) queue.push(write);
+  else await write();
 }

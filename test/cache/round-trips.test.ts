@@ -83,6 +83,18 @@ describe("writes", () => {
     const patch = await measure(() => call(`/v1/users/${userId}`, json("PATCH", { name: "RT2" }, t.auth)));
     expect(patch.res.status).toBe(200);
     expect(patch.neon).toBe(1);
+    expect(patch.upstash).toBe(2); // limiter; then the write-through
+
+    // With an Idempotency-Key: the claim rides with the limiter, the write-through with the stored response.
+    const keyed = await measure(() =>
+      call(
+        `/v1/users/${userId}`,
+        json("PATCH", { name: "RT3" }, { ...t.auth, "Idempotency-Key": crypto.randomUUID() }),
+      ),
+    );
+    expect(keyed.res.status).toBe(200);
+    expect(keyed.neon).toBe(1);
+    expect(keyed.upstash).toBe(2);
 
     const items = [{ sku: "a", name: "A", quantity: 1, unit_amount: 100 }];
     const order = await measure(() =>
