@@ -63,6 +63,17 @@ export async function dropDatabase(serverUrl: string, database: string): Promise
   }
 }
 
+/** Drops a login role created by `createDatabase` (after its databases are gone). */
+export async function dropRole(serverUrl: string, role: string): Promise<void> {
+  const client = new pg.Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    await client.query(`DROP ROLE IF EXISTS ${quoteIdent(role)}`);
+  } finally {
+    await client.end();
+  }
+}
+
 /** Applies the committed drizzle-kit migrations (the same files `drizzle-kit migrate` applies to Neon). */
 export async function migrateDatabase(url: string): Promise<void> {
   if (!existsSync(`${migrationsFolder}/meta/_journal.json`)) return;

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { createClient } from "redis";
 import type { TestProject } from "vitest/node";
-import { createDatabase, defaultDatabaseUrl, dropDatabase, migrateDatabase } from "../../dev/lib/db";
+import { createDatabase, defaultDatabaseUrl, dropDatabase, dropRole, migrateDatabase } from "../../dev/lib/db";
 import { startNeonStandIn } from "../../dev/neon/index";
 import { startUpstashStandIn } from "../../dev/upstash/index";
 import { startWebhookReceiver } from "./webhook-receiver";
@@ -35,7 +35,8 @@ export default async function setup(project: TestProject) {
 
   // The app's databases belong to a non-superuser login role, as on Neon: row-level security then binds the owner
   // too (FORCE RLS), which a superuser would silently bypass.
-  const owner = { role: "edgepay_test_owner", password: randomBytes(12).toString("hex") };
+  // One role per run (roles are cluster-wide): concurrent runs on one server must not reset each other's password.
+  const owner = { role: `edgepay_test_owner_${runId}`, password: randomBytes(12).toString("hex") };
   const databaseUrl = await createDatabase(serverUrl, database, owner);
   await migrateDatabase(databaseUrl);
   // A second, empty database with the same schema stands for a lagging read replica (test/db/read-replica.test.ts).
@@ -61,6 +62,7 @@ export default async function setup(project: TestProject) {
     await Promise.allSettled([neon.close(), upstash.close(), receiver.close()]);
     await dropDatabase(serverUrl, database);
     await dropDatabase(serverUrl, `${database}_replica`);
+    await dropRole(serverUrl, owner.role);
     const redis = createClient({ url: redisUrl });
     await redis.connect();
     for await (const keys of redis.scanIterator({ MATCH: `${redisPrefix}*`, COUNT: 500 })) {
