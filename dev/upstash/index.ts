@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { type StandIn, startHttpStandIn } from "../lib/standin.js";
 import { encodeResult } from "./encode.js";
 import { createRedis, Executor, type Outcome } from "./executor.js";
+import { PubSub } from "./pubsub.js";
 import { ScriptRegistry } from "./scripts.js";
 
 /**
@@ -38,6 +39,7 @@ export async function startUpstashStandIn(opts: UpstashStandInOptions): Promise<
   });
   await redis.connect();
   const executor = new Executor(redis, new ScriptRegistry());
+  const pubsub = new PubSub(redis);
 
   // Upstash answers every response with a new sync token and the client echoes the last one (read-your-writes);
   // one Redis is always consistent, so the token only has to change.
@@ -63,10 +65,12 @@ export async function startUpstashStandIn(opts: UpstashStandInOptions): Promise<
       latencyMs: opts.latencyMs,
       endpointOf: (req) => {
         const path = pathOf(req);
+        if (PubSub.matches(path)) return path.startsWith("/p") ? "/psubscribe" : "/subscribe";
         return path === "/pipeline" || path === "/multi-exec" ? path : "/";
       },
-      handle: (req, res) => handle(req, res, { executor, bearer, token: opts.token, send }),
+      handle: (req, res) => handle(req, res, { executor, pubsub, bearer, token: opts.token, send }),
       onClose: async () => {
+        await pubsub.close();
         executor.close();
         await redis.close();
       },
@@ -79,6 +83,7 @@ export async function startUpstashStandIn(opts: UpstashStandInOptions): Promise<
 
 interface Ctx {
   executor: Executor;
+  pubsub: PubSub;
   bearer: string;
   token: string;
   send: Send;
@@ -96,6 +101,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: Ctx): Prom
   const base64 = req.headers["upstash-encoding"] === "base64";
   const body = await readBody(req);
   const path = url.pathname;
+  if (PubSub.matches(path)) return ctx.pubsub.handle(req, res, path);
 
   if (path === "/pipeline" || path === "/multi-exec") {
     const commands = parseJson(body);

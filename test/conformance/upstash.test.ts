@@ -282,6 +282,60 @@ describe("protocol details", () => {
   });
 });
 
+describe("pub/sub over Server-Sent Events", () => {
+  /** Resolves once `n` events of `type` arrived, or rejects after 5 s. */
+  const collect = <T>(listen: (fn: (data: T) => void) => void, n: number) =>
+    new Promise<T[]>((resolve, reject) => {
+      const got: T[] = [];
+      const timer = setTimeout(() => reject(new Error(`only ${got.length} of ${n} events`)), 5_000);
+      listen((data: T) => {
+        got.push(data);
+        if (got.length === n) {
+          clearTimeout(timer);
+          resolve(got);
+        }
+      });
+    });
+
+  it("subscribe(): messages published through the stand-in arrive, JSON and raw alike", async () => {
+    const channel = k("chan");
+    const sub = redis.subscribe([channel]);
+    const subscribed = collect<number>((fn) => sub.on("subscribe", fn), 1);
+    const messages = collect<{ channel: string; message: unknown }>((fn) => sub.on("message", fn), 2);
+    expect(await subscribed).toEqual([1]);
+    expect(await redis.publish(channel, { hello: "world" })).toBe(1); // one subscriber: the stream above
+    await redis.publish(channel, "plain, with a comma");
+    expect(await messages).toEqual([
+      { channel, message: { hello: "world" } },
+      { channel, message: "plain, with a comma" },
+    ]);
+    expect(counters()["/subscribe"]).toBe(1);
+    await sub.unsubscribe();
+    // The client's abort closes the stream and the stand-in's subscriber connection: nobody listens any more.
+    await expect.poll(() => redis.publish(channel, "gone"), { timeout: 3_000 }).toBe(0);
+  });
+
+  it("psubscribe(): pattern messages name the pattern and the channel", async () => {
+    const pattern = k("orders:*");
+    const sub = redis.psubscribe([pattern]);
+    const subscribed = collect<number>((fn) => sub.on("psubscribe", fn), 1);
+    const messages = collect<{ pattern: string; channel: string; message: unknown }>((fn) => sub.on("pmessage", fn), 1);
+    await subscribed;
+    await redis.publish(k("orders:42"), { status: "paid" });
+    expect(await messages).toEqual([{ pattern, channel: k("orders:42"), message: { status: "paid" } }]);
+    await sub.unsubscribe();
+  });
+
+  it("a wrong token is refused before any stream opens", async () => {
+    const res = await fetch(`${standIn.url}/subscribe/${k("x")}`, {
+      method: "POST",
+      headers: { authorization: "Bearer wrong", accept: "text/event-stream" },
+      body: "[]",
+    });
+    expect(res.status).toBe(401);
+  });
+});
+
 describe("faults and latency", () => {
   it("error: the client throws", async () => {
     await standIn.setFault("error");
