@@ -139,7 +139,8 @@ export function registerOAuth(app: App): void {
     if (!/^application\/x-www-form-urlencoded\s*(;|$)/i.test(type)) {
       return oauthError(c, "invalid_request", "The body must be application/x-www-form-urlencoded.");
     }
-    const form = Object.fromEntries(new URLSearchParams(await c.req.text()));
+    // Decoded by hand: workerd warns when .text() reads a body whose type is not text/*.
+    const form = Object.fromEntries(new URLSearchParams(new TextDecoder().decode(await c.req.arrayBuffer())));
     const creds = clientCredentials(c, form);
     if ("error" in creds && creds.error) {
       return oauthError(c, creds.error, "Send client credentials by HTTP Basic or in the body, not both.", creds.basic);

@@ -5,6 +5,7 @@ import { createDatabase, defaultDatabaseUrl, dropDatabase, dropRole, migrateData
 import { startNeonStandIn } from "../../dev/neon/index";
 import { startUpstashStandIn } from "../../dev/upstash/index";
 import { startWebhookReceiver } from "./webhook-receiver";
+import { filterWorkerdOutput } from "./workerd-output";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -26,6 +27,7 @@ declare module "vitest" {
  * database with the migrations applied, and a Redis key prefix unique to the run. Everything is removed at the end.
  */
 export default async function setup(project: TestProject) {
+  const workerdOutput = filterWorkerdOutput();
   const runId = `${Date.now().toString(36)}_${randomBytes(3).toString("hex")}`;
   const serverUrl = process.env.DATABASE_URL ?? defaultDatabaseUrl;
   const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -59,6 +61,11 @@ export default async function setup(project: TestProject) {
   project.provide("replicaUrl", replicaUrl);
 
   return async () => {
+    // The filter stays on: workerd prints its last diagnostics while the pool shuts down, after this teardown.
+    const unexplained = workerdOutput.unexplained();
+    console.log(
+      `[workerd] ${workerdOutput.hidden()} diagnostics of handled connection failures hidden (test/setup/workerd-output.ts)`,
+    );
     await Promise.allSettled([neon.close(), upstash.close(), receiver.close()]);
     await dropDatabase(serverUrl, database);
     await dropDatabase(serverUrl, `${database}_replica`);
@@ -69,5 +76,8 @@ export default async function setup(project: TestProject) {
       if (keys.length > 0) await redis.del(keys);
     }
     await redis.quit();
+    if (unexplained.length > 0) {
+      throw new Error(`workerd reported ${unexplained.length} uncaught exception(s):\n${unexplained.join("\n")}`);
+    }
   };
 }

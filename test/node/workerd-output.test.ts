@@ -1,0 +1,47 @@
+import { describe, expect, it } from "vitest";
+import { filterWorkerdOutput } from "../setup/workerd-output";
+
+/** The filter the workers project's global setup puts on workerd's verbose diagnostics (see its doc comment). */
+describe("workerd output filter", () => {
+  const sink = () => {
+    const out: string[] = [];
+    const stream = {
+      write: ((chunk: string | Uint8Array) => {
+        out.push(String(chunk));
+        return true;
+      }) as typeof process.stdout.write,
+    };
+    return { out, stream };
+  };
+  const stack = "stack: /x/workerd@52008e2 /x/workerd@5200ac5";
+
+  it("drops the diagnostics of a handled connection failure with their stack lines, and counts them", () => {
+    const { out, stream } = sink();
+    const filter = filterWorkerdOutput([stream]);
+    stream.write("exception = kj/async-io-unix.c++:1538: disconnected: connect(): Connection refused\n");
+    stream.write(`${stack}\n`);
+    stream.write("uncaught exception; source = Uncaught (in promise); stack = Error: Network connection lost.\n");
+    stream.write(
+      "uncaught exception; exception = workerd/jsg/_virtual_includes/iterator/workerd/jsg/value.h:1480: disconnected: jsg.Error: Network connection lost.\n",
+    );
+    stream.write(`${stack}\n`);
+    stream.write("exception = workerd/api/web-socket.c++:821: disconnected: WebSocket peer disconnected\n");
+    stream.write(" ✓ workers test/routes/users.test.ts (19 tests)\n");
+    filter.restore();
+    expect(filter.hidden()).toBe(4);
+    expect(out.join("")).toBe(" ✓ workers test/routes/users.test.ts (19 tests)\n");
+    expect(filter.unexplained()).toEqual([]);
+  });
+
+  it("keeps any other uncaught exception on screen and reports it", () => {
+    const { out, stream } = sink();
+    const filter = filterWorkerdOutput([stream]);
+    const line = "uncaught exception; source = Uncaught (in promise); stack = TypeError: x is undefined";
+    stream.write(`${line}\n${stack}\n`);
+    filter.restore();
+    expect(filter.unexplained()).toEqual([line]);
+    expect(out.join("")).toBe(`${line}\n${stack}\n`); // a stack line after a real error stays
+    expect(stream.write("after restore\n")).toBe(true);
+    expect(out.at(-1)).toBe("after restore\n");
+  });
+});
