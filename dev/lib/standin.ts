@@ -19,6 +19,8 @@ export interface StandInStats {
   name: string;
   counters: Record<string, number>;
   total: number;
+  /** TCP connections accepted since the last reset (keep-alive clients reuse a few). */
+  connections: number;
   latencyMs: number;
   fault: FaultMode;
 }
@@ -116,7 +118,9 @@ export async function startHttpStandIn(opts: HttpStandInOptions): Promise<StandI
     }
   });
   server.keepAliveTimeout = 60_000;
+  let connections = 0;
   server.on("connection", (s) => {
+    connections++;
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
   });
@@ -154,10 +158,12 @@ export async function startHttpStandIn(opts: HttpStandInOptions): Promise<StandI
     name: opts.name,
     counters: { ...counters },
     total: Object.values(counters).reduce((a, b) => a + b, 0),
+    connections,
     latencyMs,
     fault,
   });
   const resetCounters = () => {
+    connections = 0;
     for (const k of Object.keys(counters)) delete counters[k];
   };
   const setLatency = (ms: number) => {
