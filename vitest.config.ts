@@ -5,6 +5,8 @@ export default defineConfig({
   test: {
     // One JSON log line per request is the product working: show console output only for failing tests.
     silent: "passed-only",
+    // Postgres and Redis for every project: the given URLs, the local servers, or embedded/private ones.
+    globalSetup: ["./test/setup/services.ts"],
     projects: [
       {
         // Stand-in conformance and Node-side tooling: real clients in Node against the real Postgres and Redis.

