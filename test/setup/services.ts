@@ -13,7 +13,20 @@ import { which } from "../../dev/lib/proc";
  * The choice is exported as `DATABASE_URL` / `REDIS_URL` for every test (workers are started after this) and printed.
  */
 const defaultRedisUrl = "redis://127.0.0.1:6379";
-const started: LocalService[] = [];
+
+/**
+ * Both projects list this setup; vitest runs their global setups in this one process but may load this module once
+ * per project, so the servers and a count of the setups using them live on globalThis.
+ */
+interface Shared {
+  users: number;
+  started: LocalService[];
+  chosen?: string;
+}
+const holder = globalThis as { __edgepayTestServices?: Shared };
+if (!holder.__edgepayTestServices) holder.__edgepayTestServices = { users: 0, started: [] };
+const shared: Shared = holder.__edgepayTestServices;
+const started = shared.started;
 
 async function postgresAnswers(url: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
@@ -38,7 +51,7 @@ async function redisAnswers(url: string): Promise<boolean> {
   } catch {
     return false;
   } finally {
-    await client.close().catch(() => client.destroy());
+    if (client.isOpen) await client.close().catch(() => {});
   }
 }
 
@@ -74,18 +87,25 @@ async function chooseRedis(): Promise<string> {
   return `private redis-server ${server.url}`;
 }
 
+async function teardown(): Promise<void> {
+  shared.users--;
+  if (shared.users > 0) return;
+  shared.chosen = undefined;
+  await Promise.allSettled(started.splice(0).map((s) => s.close()));
+}
+
 export default async function setup() {
-  if (process.env.EDGEPAY_TEST_SERVICES === "ready") return; // the other project's setup already chose
+  shared.users++;
+  if (shared.chosen) return teardown; // the other project's setup already chose
   const chosen = await Promise.allSettled([choosePostgres(), chooseRedis()]);
   const failed = chosen.find((r) => r.status === "rejected");
   if (failed) {
+    shared.users--;
     await Promise.allSettled(started.splice(0).map((s) => s.close()));
     throw failed.reason;
   }
   const [postgres, redis] = chosen.map((r) => (r as PromiseFulfilledResult<string>).value);
-  process.env.EDGEPAY_TEST_SERVICES = "ready";
-  console.log(`[test] Postgres: ${postgres}\n[test] Redis: ${redis}`);
-  return async () => {
-    await Promise.allSettled(started.splice(0).map((s) => s.close()));
-  };
+  shared.chosen = `[test] Postgres: ${postgres}\n[test] Redis: ${redis}`;
+  console.log(shared.chosen);
+  return teardown;
 }
