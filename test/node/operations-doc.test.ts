@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import sqlParser from "node-sql-parser";
 import { describe, expect, it } from "vitest";
 import { alerts, docDataset, namedQueries, readOperationsDoc, sqlBlocks } from "../../dev/ops-queries";
@@ -234,6 +235,16 @@ describe("docs/operations.md queries", () => {
     expect(checkQuery(ok.replace("count() AS sample_rows", "count() AS stored")).problems).toContain(
       "uses COUNT(): count SUM(_sample_interval) (sampling)",
     );
+  });
+});
+
+describe("sampling, as documented", () => {
+  it("says Analytics Engine samples on write as well as on read (docs and wrangler.toml)", () => {
+    const wrangler = readFileSync(new URL("../../wrangler.toml", import.meta.url), "utf8");
+    for (const text of [doc, wrangler]) {
+      expect(text.replace(/\s+/g, " ")).toMatch(/on write and on read/);
+      expect(text).not.toMatch(/samples on read\)/);
+    }
   });
 });
 
