@@ -43,6 +43,8 @@ export default defineConfig({
                 SANDBOX_TRANSIENT_FAILURES: "2",
                 TEST_NEON_CONTROL_URL: inject("neonControlUrl"),
                 TEST_UPSTASH_CONTROL_URL: inject("upstashControlUrl"),
+                TEST_ANALYTICS_URL: inject("analyticsUrl"),
+                TEST_ANALYTICS_TOKEN: inject("analyticsToken"),
               },
             },
           })),

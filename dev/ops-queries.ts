@@ -78,11 +78,22 @@ export function alerts(markdown: string): Alert[] {
   });
 }
 
-/** A doc query for another dataset and window (hours); the doc's text is otherwise sent as written. */
-export function forDataset(sql: string, dataset: string, hours: number): string {
+/**
+ * A doc query for another dataset and, when `hours` is given, another window; the doc's text is otherwise sent as
+ * written. The report passes no `hours` for the queries alerts read: an alert's window is the doc's, whatever the
+ * report's tables show.
+ */
+export function forDataset(sql: string, dataset: string, hours?: number): string {
   if (!/^[A-Za-z0-9_]+$/.test(dataset)) throw new Error(`not a dataset name: ${dataset}`);
+  const out = sql.replace(fromPattern, `FROM ${dataset}`);
+  if (hours === undefined) return out;
   if (!Number.isInteger(hours) || hours < 1) throw new Error(`hours must be a positive integer, got ${hours}`);
-  return sql.replace(fromPattern, `FROM ${dataset}`).replace(windowPattern, `NOW() - INTERVAL '${hours}' HOUR`);
+  return out.replace(windowPattern, `NOW() - INTERVAL '${hours}' HOUR`);
+}
+
+/** The names of the queries that alerts read. */
+export function alertQueries(markdown: string): Set<string> {
+  return new Set(alerts(markdown).map((a) => a.query));
 }
 
 const compare: Record<Condition["op"], (a: number, b: number) => boolean> = {

@@ -1,12 +1,18 @@
 /**
  * `npm run ops:report -- --account <id> --token <t> [--dataset edgepay_production] [--hours 24] [--api-base URL]`
+ * `npm run ops:report -- --local` — the same against `npm run dev`'s local Analytics Engine (dev/analytics), whose
+ * address, token and dataset `npm run dev` writes to `.data/analytics.json`.
+ * `--html <file>` also writes the dashboard (dev/ops-dashboard.ts).
  *
  * Runs every query of docs/operations.md (the single source: see dev/ops-queries.ts) against the Analytics Engine
  * SQL API, prints one table per query, then evaluates the doc's alerts on the results. Exit code: 0 all quiet,
  * 1 a query failed, 2 an alert fires (so a scheduler can page on it).
  */
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { type Alert, alerts, fires, forDataset, namedQueries, readOperationsDoc } from "./ops-queries";
+import { dashboard } from "./ops-dashboard";
+import { type Alert, alertQueries, alerts, fires, forDataset, namedQueries, readOperationsDoc } from "./ops-queries";
 
 const defaultApiBase = "https://api.cloudflare.com/client/v4";
 
@@ -16,6 +22,14 @@ interface Options {
   dataset: string;
   hours: number;
   apiBase: string;
+  html: string | undefined;
+}
+
+/** What `npm run dev` wrote about its local Analytics Engine. */
+function localStore(): { apiBase: string; account: string; token: string; dataset: string } {
+  const file = join(process.env.EDGEPAY_DATA_DIR || ".data", "analytics.json");
+  if (!existsSync(file)) throw new Error(`--local: ${file} not found: start \`npm run dev\` first`);
+  return JSON.parse(readFileSync(file, "utf8"));
 }
 
 type Row = Record<string, unknown>;
@@ -29,19 +43,23 @@ function options(argv: string[]): Options {
       dataset: { type: "string", default: "edgepay_production" },
       hours: { type: "string", default: "24" },
       "api-base": { type: "string", default: defaultApiBase },
+      local: { type: "boolean", default: false },
+      html: { type: "string" },
     },
   });
-  const account = values.account ?? process.env.CLOUDFLARE_ACCOUNT_ID;
-  const token = values.token ?? process.env.CLOUDFLARE_API_TOKEN;
+  const local = values.local ? localStore() : undefined;
+  const account = local?.account ?? values.account ?? process.env.CLOUDFLARE_ACCOUNT_ID;
+  const token = local?.token ?? values.token ?? process.env.CLOUDFLARE_API_TOKEN;
   if (!account || !token) {
     throw new Error("needs --account and --token (or CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN)");
   }
   return {
     account,
     token,
-    dataset: values.dataset,
+    dataset: local?.dataset ?? values.dataset,
     hours: Number(values.hours),
-    apiBase: values["api-base"].replace(/\/+$/, ""),
+    apiBase: (local?.apiBase ?? values["api-base"]).replace(/\/+$/, ""),
+    html: values.html,
   };
 }
 
@@ -89,12 +107,13 @@ async function main(argv: string[]): Promise<number> {
   const o = options(argv);
   const doc = readOperationsDoc();
   const results = new Map<string, Row[]>();
+  const forAlerts = alertQueries(doc);
   let failed = 0;
-  process.stdout.write(`Analytics Engine report: ${o.dataset}, last ${o.hours} h\n`);
+  process.stdout.write(`Analytics Engine report: ${o.dataset}, last ${o.hours} h (alerts: their own windows)\n`);
   for (const q of namedQueries(doc)) {
     process.stdout.write(`\n${q.name}\n`);
     try {
-      const rows = await runQuery(o, forDataset(q.sql, o.dataset, o.hours));
+      const rows = await runQuery(o, forDataset(q.sql, o.dataset, forAlerts.has(q.name) ? undefined : o.hours));
       results.set(q.name, rows);
       process.stdout.write(table(rows));
     } catch (err) {
@@ -104,6 +123,10 @@ async function main(argv: string[]): Promise<number> {
   }
   const { text, firing } = alertLines(alerts(doc), results);
   process.stdout.write(`\nAlerts\n${text}`);
+  if (o.html) {
+    writeFileSync(o.html, dashboard({ dataset: o.dataset, hours: o.hours, results, alerts: text }));
+    process.stdout.write(`\nDashboard: ${o.html}\n`);
+  }
   return failed > 0 ? 1 : firing > 0 ? 2 : 0;
 }
 

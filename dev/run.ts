@@ -11,10 +11,11 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { startAnalyticsStandIn } from "./analytics/index";
 import { ensureDatabaseExists, migrateDatabase } from "./lib/db";
 import { readDevVars, writeEnvFile } from "./lib/dev-vars";
 import { startPGlite, startPrivateRedis } from "./lib/local-services";
@@ -160,6 +161,25 @@ async function announceWhenReady(api: string, secret: string): Promise<void> {
   if (!stopping) log.warn(`${api}/ready is still not 200 after 180 s (last: ${last})`);
 }
 
+/**
+ * The local Analytics Engine (dev/analytics): the Worker's data points go there (ANALYTICS_LOCAL_ENDPOINT) and
+ * `npm run ops:report -- --local` reads them with the same SQL as production, through `.data/analytics.json`.
+ * Optional: without it (chdb unavailable on this platform) the API runs and the points go nowhere, as before.
+ */
+async function startLocalAnalytics(vars: Record<string, string>): Promise<void> {
+  const token = randomBytes(16).toString("hex");
+  try {
+    const analytics = await startAnalyticsStandIn({ token });
+    cleanups.push({ name: "analytics stand-in", run: () => analytics.close() });
+    vars.ANALYTICS_LOCAL_ENDPOINT = `${analytics.url}/write/edgepay_dev`;
+    const local = { apiBase: `${analytics.url}/client/v4`, account: "local", token, dataset: "edgepay_dev" };
+    writeFileSync(join(dataDir, "analytics.json"), `${JSON.stringify(local, null, 2)}\n`, { mode: 0o600 });
+    logger("analytics").info(`local Analytics Engine on ${analytics.url} → npm run ops:report -- --local`);
+  } catch (err) {
+    logger("analytics").warn(`local Analytics Engine off: ${(err as Error).message}`);
+  }
+}
+
 async function main(): Promise<void> {
   if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new Error(`PORT must be a port number (got ${port})`);
   await assertPortFree(port);
@@ -187,6 +207,8 @@ async function main(): Promise<void> {
     vars.UPSTASH_REDIS_REST_URL = upstash.url;
     vars.UPSTASH_REDIS_REST_TOKEN = token;
   }
+
+  await startLocalAnalytics(vars);
 
   const devVars = readDevVars(root);
   // OAuth access tokens need a signing key; a fresh one per run unless .dev.vars brings its own.

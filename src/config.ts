@@ -46,6 +46,7 @@ const schema = z
     SWEEP_PROCESSING_AFTER_SECONDS: intFromString(300, 1, 86_400),
     RATE_LIMIT_FAIL_MODE: z.enum(["open", "closed"]).default("open"),
     RATE_LIMIT_TIMEOUT_MS: intFromString(250, 10, 5_000),
+    ANALYTICS_LOCAL_ENDPOINT: optionalUrl(["http:"]),
   })
   .superRefine((v, ctx) => {
     if (Boolean(v.UPSTASH_REDIS_REST_URL) !== Boolean(v.UPSTASH_REDIS_REST_TOKEN)) {
@@ -61,6 +62,9 @@ const schema = z
     if (!v.JWT_SIGNING_KEY && (v.APP_ENV === "staging" || v.APP_ENV === "production")) {
       ctx.addIssue({ code: "custom", path: ["JWT_SIGNING_KEY"], message: `is required in ${v.APP_ENV}` });
     }
+    if (v.ANALYTICS_LOCAL_ENDPOINT && (v.APP_ENV === "staging" || v.APP_ENV === "production")) {
+      ctx.addIssue({ code: "custom", path: ["ANALYTICS_LOCAL_ENDPOINT"], message: `must not be set in ${v.APP_ENV}` });
+    }
     if (v.NEON_LOCAL_ENDPOINT && v.APP_ENV === "production") {
       ctx.addIssue({ code: "custom", path: ["NEON_LOCAL_ENDPOINT"], message: "must not be set in production" });
     }
@@ -73,6 +77,8 @@ export interface Config {
   databaseUrl: string;
   databaseUrlRead: string | undefined;
   neonLocalEndpoint: string | undefined;
+  /** The local Analytics Engine store's write URL (dev and tests); never set in staging or production. */
+  analyticsLocalEndpoint: string | undefined;
   /** `undefined` when Redis is not configured: caching and rate limiting are then off (development only). */
   redis: { url: string; token: string; prefix: string; timeoutMs: number } | undefined;
   corsOrigins: string[];
@@ -116,6 +122,7 @@ export function getConfig(env: Bindings): Config {
     databaseUrl: v.DATABASE_URL,
     databaseUrlRead: v.DATABASE_URL_READ,
     neonLocalEndpoint: v.NEON_LOCAL_ENDPOINT,
+    analyticsLocalEndpoint: v.ANALYTICS_LOCAL_ENDPOINT,
     redis:
       v.UPSTASH_REDIS_REST_URL && v.UPSTASH_REDIS_REST_TOKEN
         ? {
@@ -152,4 +159,11 @@ export function getConfig(env: Bindings): Config {
   };
   cache.set(env, config);
   return config;
+}
+
+/** The same bindings with some swapped (see withLocalAnalytics), reusing the parsed config instead of parsing again. */
+export function deriveEnv<E extends Bindings>(env: E, overrides: Partial<E>): E {
+  const derived = { ...env, ...overrides };
+  cache.set(derived, getConfig(env));
+  return derived;
 }

@@ -8,6 +8,8 @@ export interface Bindings extends Cloudflare.Env {
   DATABASE_URL_READ?: string;
   /** Local Neon stand-in (`http://127.0.0.1:PORT`): routes the driver's HTTP and WebSocket traffic there. */
   NEON_LOCAL_ENDPOINT?: string;
+  /** Local Analytics Engine store (`http://127.0.0.1:PORT/write/<dataset>`, dev and tests): where data points go. */
+  ANALYTICS_LOCAL_ENDPOINT?: string;
   UPSTASH_REDIS_REST_URL?: string;
   UPSTASH_REDIS_REST_TOKEN?: string;
   /** Prefix of every Redis key (lets tests and several environments share one Redis). */

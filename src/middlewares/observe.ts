@@ -1,7 +1,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { matchedRoutes } from "hono/route";
 import type { AppEnv } from "../context";
-import { roundMs, writePoint } from "../observability/analytics";
+import { requestIndex, roundMs, writePoint } from "../observability/analytics";
 import { log } from "../observability/logger";
 import type { Telemetry } from "../observability/telemetry";
 import type { Principal } from "../services/auth";
@@ -50,7 +50,7 @@ export const observe = ({ timingHeaders = true }: ObserveOptions = {}): Middlewa
     log[status >= 500 ? "error" : "info"]("request", event);
 
     writePoint(c.env?.ANALYTICS, {
-      index: principal?.tenantId ?? "anonymous",
+      index: requestIndex(principal?.tenantId),
       blobs: {
         route: event.route,
         method: event.method,

@@ -6,8 +6,11 @@ import { log } from "./logger";
  * docs/operations.md reads: append new fields at the end, never reorder (old rows keep the old meaning).
  * test/node/operations-doc.test.ts checks the doc's schema table and queries against these lists.
  *
- * index1 is the tenant id (`anonymous` before authentication): Analytics Engine samples per index, so one noisy
- * tenant cannot crowd the others out of the sample.
+ * index1 says whose traffic a point is (see `requestIndex`, `messageIndex`). Analytics Engine samples per index, on
+ * write (an index writing many points keeps a share of them, each standing for `_sample_interval` events) and again
+ * on read, so small groups must not share an index with large ones: one noisy tenant cannot crowd the others out,
+ * a tenant's queue messages are not sampled away by its HTTP traffic, and a bot flood of unauthenticated requests
+ * does not sample away the sweeper's points.
  */
 export const blobFields = [
   /** Route pattern (`/v1/users/:id`; `unmatched` for unknown paths); for queue messages, the queue name. */
@@ -52,9 +55,26 @@ export const columnAliases: Record<string, BlobField | DoubleField> = { queue: "
 /** What `index1` holds, and so the alias queries give it. */
 export const indexField = "tenant";
 
+/** The index of a request's point: its tenant, or `anon:http` before authentication. */
+export function requestIndex(tenantId: string | undefined): string {
+  return tenantId ?? "anon:http";
+}
+
+/**
+ * The index of a queue message's point: `msg:<tenant>` (apart from the tenant's HTTP traffic), `anon:sweeper` for the
+ * cron sweeper, `anon:message` for a message whose tenant is unknown (malformed).
+ */
+export function messageIndex(tenantId: string | undefined, queue: string): string {
+  if (tenantId) return `msg:${tenantId}`;
+  return queue === sweeperQueue ? "anon:sweeper" : "anon:message";
+}
+
+/** The `queue` (blob1) of the cron sweeper's point. */
+export const sweeperQueue = "cron:sweeper";
+
 /** One data point by field name; `toDataPoint` puts each value at its position. */
 export interface PointFields {
-  /** Tenant id, or `anonymous`. */
+  /** `requestIndex(…)` or `messageIndex(…)`. */
   index: string;
   blobs: Record<BlobField, string>;
   doubles: Record<DoubleField, number>;

@@ -1,4 +1,4 @@
-import { roundMs, writePoint } from "./analytics";
+import { messageIndex, roundMs, writePoint } from "./analytics";
 import { errorFields, type LogFields, type LogLevel, log } from "./logger";
 import { Telemetry } from "./telemetry";
 
@@ -72,7 +72,7 @@ function report(
     ...(result ? {} : errorFields(failure)),
   });
   writePoint(env.ANALYTICS, {
-    index: result?.tenant ?? "anonymous",
+    index: messageIndex(result?.tenant, meta.queue),
     blobs: {
       route: meta.queue,
       method: "QUEUE",

@@ -32,7 +32,8 @@ const ready = createRoute({
   operationId: "getReady",
   tags: ["Health"],
   summary: "Readiness",
-  description: "Checks Postgres (`select 1`) and Redis (`PING`), each within 500 ms, and reports their latency.",
+  description:
+    "Checks Postgres (`select 1`) and Redis (`PING`), each within 1 s, and reports their latency. A slow dependency is reported by its latency; only one that fails or does not answer within 1 s makes the service unready.",
   security: [],
   responses: {
     200: { description: "All dependencies answer.", content: { "application/json": { schema: readiness } } },

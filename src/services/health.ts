@@ -1,3 +1,4 @@
+import { createRedis } from "../cache/redis";
 import type { Services } from "./container";
 
 export type DependencyStatus = "ok" | "error" | "disabled";
@@ -29,14 +30,21 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** How long a dependency may take to answer before readiness calls it down. */
+export const readinessTimeoutMs = 1_000;
+
 /**
  * Checks Postgres (`select 1`) and Redis (`PING`) in parallel, each bounded by `timeoutMs`. Unconfigured Redis
  * (development only) is reported as `disabled` and does not make the service unready. Error details are not
  * returned: readiness answers are public.
+ *
+ * Readiness reports outages, not slowness (the latencies it returns show that): Redis is pinged by a client of its
+ * own whose deadline is `timeoutMs`, not the request path's `REDIS_TIMEOUT_MS` — with the latter, one PING slowed
+ * past 250 ms by a CPU-saturated isolate failed readiness although Redis was up (a fuzz run under full load).
  */
-export async function checkReadiness(services: Services, timeoutMs = 500): Promise<Readiness> {
+export async function checkReadiness(services: Services, timeoutMs = readinessTimeoutMs): Promise<Readiness> {
   const signal = AbortSignal.timeout(timeoutMs);
-  const redis = services.redis;
+  const redis = services.config.redis ? createRedis(services.config.redis, timeoutMs) : null;
   const [database, redisCheck] = await Promise.all([
     timed(() => withTimeout(services.sql.query("select 1", [], { fetchOptions: { signal } }), timeoutMs)),
     redis

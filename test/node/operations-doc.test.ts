@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import sqlParser from "node-sql-parser";
 import { describe, expect, it } from "vitest";
 import { alerts, docDataset, namedQueries, readOperationsDoc, sqlBlocks } from "../../dev/ops-queries";
@@ -39,6 +40,24 @@ const aeFunctions = new Set(
     "if",
     "round",
     "intDiv",
+  ].map((f) => f.toLowerCase()),
+);
+
+/** Aggregates: each must weigh by `_sample_interval` (`count() AS sample_rows` is checked on the text above). */
+const aggregates = new Set(
+  [
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "sumIf",
+    "countIf",
+    "avgIf",
+    "quantileWeighted",
+    "quantileExactWeighted",
+    "argMax",
+    "argMin",
+    "topK",
   ].map((f) => f.toLowerCase()),
 );
 
@@ -91,11 +110,15 @@ const withoutParametricCalls = (sql: string) => sql.replace(/\b(\w+)\(([^()]*)\)
 /** Everything wrong with one query, as readable sentences (empty = fine), plus its output column names. */
 function checkQuery(sql: string): { problems: string[]; outputs: string[] } {
   const problems: string[] = [];
-  // Checked on the text: MySQL's grammar refuses ClickHouse's `count()`, which would hide the real reason.
-  if (/\bcount\s*\(/i.test(sql)) problems.push("uses COUNT(): count SUM(_sample_interval) (sampling)");
+  // Checked on the text: MySQL's grammar refuses ClickHouse's `count()`, which would hide the real reason. The one
+  // allowed count is the number of stored rows an answer rests on, which alert queries carry.
+  const counts = sql.match(/\bcount\s*\(/gi)?.length ?? 0;
+  const sampleRows = sql.match(/\bcount\(\)\s+AS\s+sample_rows\b/gi)?.length ?? 0;
+  if (counts > sampleRows) problems.push("uses COUNT(): count SUM(_sample_interval) (sampling)");
   let ast: unknown;
   try {
-    ast = parser.astify(withoutParametricCalls(sql), { database: "mysql" });
+    // MySQL's grammar has no `count()` (ClickHouse's row count): parse it as the equivalent `count(*)`.
+    ast = parser.astify(withoutParametricCalls(sql).replace(/\bcount\(\)/gi, "count(*)"), { database: "mysql" });
   } catch (err) {
     return { problems: [...problems, `does not parse: ${(err as Error).message.slice(0, 200)}`], outputs: [] };
   }
@@ -122,6 +145,12 @@ function checkQuery(sql: string): { problems: string[]; outputs: string[] } {
   let kind: string | undefined;
   for (const n of walk(select)) {
     const fn = functionName(n);
+    if (
+      fn &&
+      aggregates.has(fn.toLowerCase()) &&
+      ![...walk(n.args ?? n)].some((a) => columnName(a) === "_sample_interval")
+    )
+      problems.push(`${fn}() without _sample_interval (sampling)`);
     if (fn && fn.toLowerCase() !== "count" && !aeFunctions.has(fn.toLowerCase()))
       problems.push(`uses ${fn}(), not an Analytics Engine function`);
     const col = columnName(n);
@@ -200,6 +229,22 @@ describe("docs/operations.md queries", () => {
     expect(checkQuery(ok.replace("SUM(", "uniqExact(")).problems).toContain(
       "uses uniqExact(), not an Analytics Engine function",
     );
+    expect(checkQuery(ok.replace("SUM(_sample_interval)", "SUM(double1)")).problems).toContain(
+      "SUM() without _sample_interval (sampling)",
+    );
+    expect(checkQuery(ok.replace("count() AS sample_rows", "count() AS stored")).problems).toContain(
+      "uses COUNT(): count SUM(_sample_interval) (sampling)",
+    );
+  });
+});
+
+describe("sampling, as documented", () => {
+  it("says Analytics Engine samples on write as well as on read (docs and wrangler.toml)", () => {
+    const wrangler = readFileSync(new URL("../../wrangler.toml", import.meta.url), "utf8");
+    for (const text of [doc, wrangler]) {
+      expect(text.replace(/\s+/g, " ")).toMatch(/on write and on read/);
+      expect(text).not.toMatch(/samples on read\)/);
+    }
   });
 });
 
@@ -235,6 +280,25 @@ describe("docs/operations.md alerts", () => {
       const { outputs } = checkQuery(q?.sql ?? "");
       for (const c of a.when) expect(outputs, `${a.name}: ${c.column}`).toContain(c.column);
     }
+  });
+
+  it("each reads a query that carries count() AS sample_rows, and requires a minimum of it", () => {
+    for (const a of list) {
+      const q = queries.find((x) => x.name === a.query);
+      expect(q?.sql, a.name).toMatch(/\bcount\(\)\s+AS\s+sample_rows\b/i);
+      const min = a.when.find((c) => c.column === "sample_rows");
+      expect(min?.op, `${a.name} fires only above a sample_rows minimum`).toBe(">=");
+      expect(min?.value, a.name).toBeGreaterThanOrEqual(1);
+    }
+  });
+
+  it("the dead-letter alert counts arrivals on -dlq queues, whatever their consumer did", () => {
+    const dead = list.find((a) => a.query === "queue_dead_letters");
+    const sql = queries.find((q) => q.name === "queue_dead_letters")?.sql ?? "";
+    expect(dead?.when.map((c) => c.column)).toContain("dead_letters");
+    expect(sql).toMatch(/blob1 LIKE '%-dlq'/);
+    expect(sql).toMatch(/sumIf\(_sample_interval, double7 = 1\) AS dead_letters/);
+    expect(sql).not.toMatch(/blob6 = 'dlq'\) AS dead_letters/);
   });
 
   it("encode the targets: p95 < 200 ms, error rate < 1 %, cache hit ratio > 80 %", () => {

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { forDataset, namedQueries, readOperationsDoc } from "../../dev/ops-queries";
+import { alertQueries, forDataset, namedQueries, readOperationsDoc } from "../../dev/ops-queries";
 
 /*
  * `npm run ops:report` against a local stand-in of the Analytics Engine SQL API. Only the request shape is
@@ -72,18 +72,23 @@ describe("npm run ops:report", () => {
     ]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
-    const queries = namedQueries(readOperationsDoc());
+    const doc = readOperationsDoc();
+    const queries = namedQueries(doc);
+    const forAlerts = alertQueries(doc);
     expect(seen).toHaveLength(queries.length);
     seen.forEach((req, i) => {
       const q = queries[i];
+      const alert = forAlerts.has(q?.name ?? "");
       expect(req.method).toBe("POST");
       expect(req.url).toBe("/client/v4/accounts/acc123/analytics_engine/sql");
       expect(req.authorization).toBe("Bearer tok-secret");
-      expect(req.body).toBe(`${forDataset(q?.sql ?? "", "edgepay_staging", 6)}\nFORMAT JSON`);
+      expect(req.body).toBe(`${forDataset(q?.sql ?? "", "edgepay_staging", alert ? undefined : 6)}\nFORMAT JSON`);
       expect(req.body).toContain("FROM edgepay_staging");
-      expect(req.body).toContain("NOW() - INTERVAL '6' HOUR");
+      // --hours sets the tables' window; an alert always reads the last hour, as the doc writes it.
+      expect(req.body).toContain(alert ? "NOW() - INTERVAL '1' HOUR" : "NOW() - INTERVAL '6' HOUR");
       expect(req.body).not.toContain("edgepay_production");
     });
+    expect(forAlerts.size).toBe(4);
     expect(r.stdout).toContain("latency_by_route");
     expect(r.stdout).not.toContain("tok-secret");
   });
@@ -94,8 +99,9 @@ describe("npm run ops:report", () => {
     expect(r.code).toBe(0);
     expect(seen[0]?.url).toBe("/client/v4/accounts/acc9/analytics_engine/sql");
     expect(seen[0]?.authorization).toBe("Bearer tok9");
-    expect(seen[0]?.body).toContain("FROM edgepay_production");
-    expect(seen[0]?.body).toContain("NOW() - INTERVAL '24' HOUR");
+    const tables = seen.filter((r) => !r.body.includes("count() AS sample_rows"));
+    expect(tables[0]?.body).toContain("FROM edgepay_production");
+    expect(tables[0]?.body).toContain("NOW() - INTERVAL '24' HOUR");
   });
 
   it("exits 1 without credentials (sending nothing) and when the API refuses", async () => {

@@ -41,8 +41,10 @@ describe("queue messages through the worker's queue handler", () => {
     expect(JSON.stringify(lines)).not.toContain("pay_x"); // bodies are not logged unless the handler says so
 
     expect(analytics.points).toHaveLength(2);
+    // Messages are indexed apart from the tenant's HTTP traffic; a message of unknown tenant apart from both.
+    expect(named(analytics.points[0] as AnalyticsEngineDataPoint).index).toBe("anon:message");
     const point = named(analytics.points[1] as AnalyticsEngineDataPoint);
-    expect(point.index).toBe(tenantId);
+    expect(point.index).toBe(`msg:${tenantId}`);
     expect(point.blobs).toEqual({
       route: "edgepay-payments",
       method: "QUEUE",
@@ -83,7 +85,7 @@ describe("observeMessage", () => {
     });
     expect(lines[0]?.db_ms as number).toBeGreaterThanOrEqual(0);
     const point = named(analytics.points[0] as AnalyticsEngineDataPoint);
-    expect(point.index).toBe("ten_abc");
+    expect(point.index).toBe("msg:ten_abc");
     expect(point.blobs).toMatchObject({ route: "edgepay-webhooks", outcome: "ack", kind: "message" });
     expect(point.doubles).toMatchObject({ attempt: 2, db_calls: 1 });
   });
@@ -113,6 +115,20 @@ describe("observeMessage", () => {
       tenant: null,
     });
     expect(named(analytics.points[0] as AnalyticsEngineDataPoint).blobs.outcome).toBe("error");
+  });
+
+  it("indexes the cron sweeper apart from unauthenticated traffic and malformed messages", async () => {
+    const analytics = fakeAnalytics();
+    await captureLogs(() =>
+      observeMessage(
+        { ANALYTICS: analytics.dataset },
+        { queue: "cron:sweeper", attempt: 1, messageId: "1" },
+        async () => ({
+          outcome: "ack" as const,
+        }),
+      ),
+    );
+    expect(named(analytics.points[0] as AnalyticsEngineDataPoint).index).toBe("anon:sweeper");
   });
 
   it("works without an ANALYTICS binding", async () => {

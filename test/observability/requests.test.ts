@@ -117,7 +117,7 @@ describe("error responses", () => {
       cache_status: null,
       rate_limit: null,
     });
-    expect(point.index).toBe("anonymous");
+    expect(point.index).toBe("anon:http");
     expect(point.blobs).toMatchObject({ route: "unmatched", status: "404", outcome: "not_found", kind: "request" });
     expect(res.headers.get("Server-Timing")).toMatch(/^db;dur=0, redis;dur=0, total;dur=[\d.]+$/);
     expect(res.headers.get("X-Response-Time")).toMatch(/^\d+ms$/);
@@ -153,7 +153,7 @@ describe("error responses", () => {
     const { res, event, point } = await observe("/v1/users", { headers: { Authorization: `Bearer ${t.secret}x` } });
     expect(res.status).toBe(401);
     expect(event).toMatchObject({ tenant: null, route: "/v1/users", status: 401, error_code: "unauthorized" });
-    expect(point.index).toBe("anonymous");
+    expect(point.index).toBe("anon:http");
     expect(point.blobs.outcome).toBe("unauthorized");
   });
 

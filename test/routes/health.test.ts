@@ -56,6 +56,20 @@ describe("GET /ready", () => {
     if (mode === "hang") expect(body.redis?.latency_ms).toBeLessThan(1500);
   });
 
+  it("a slow Redis is up: 200 with its latency, though slower than the request path's Redis deadline", async () => {
+    // The request path gives Redis REDIS_TIMEOUT_MS (250 ms here); readiness gives each dependency 1 s of its own.
+    await standIn("upstash").latency(400);
+    try {
+      const res = await call("/ready");
+      const body = (await res.json()) as Record<string, { status: string; latency_ms: number }>;
+      expect(res.status).toBe(200);
+      expect(body.redis?.status).toBe("ok");
+      expect(body.redis?.latency_ms).toBeGreaterThanOrEqual(400);
+    } finally {
+      await standIn("upstash").latency(0);
+    }
+  });
+
   it("recovers once the fault is lifted", async () => {
     await withFault("neon", "refuse", () => call("/ready"));
     expect((await call("/ready")).status).toBe(200);

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { createClient } from "redis";
 import type { TestProject } from "vitest/node";
+import { startAnalyticsStandIn } from "../../dev/analytics/index";
 import { createDatabase, defaultDatabaseUrl, dropDatabase, dropRole, migrateDatabase } from "../../dev/lib/db";
 import { startNeonStandIn } from "../../dev/neon/index";
 import { startUpstashStandIn } from "../../dev/upstash/index";
@@ -19,6 +20,8 @@ declare module "vitest" {
     jwtSigningKey: string;
     webhookReceiverUrl: string;
     replicaUrl: string;
+    analyticsUrl: string;
+    analyticsToken: string;
   }
 }
 
@@ -48,6 +51,9 @@ export default async function setup(project: TestProject) {
   const neon = await startNeonStandIn({ upstream: databaseUrl, routeByDatabase: true });
   const upstash = await startUpstashStandIn({ upstream: redisUrl, token });
   const receiver = await startWebhookReceiver();
+  // The local Analytics Engine: tests that point ANALYTICS_LOCAL_ENDPOINT at it read back what the Worker wrote.
+  const analyticsToken = randomBytes(16).toString("hex");
+  const analytics = await startAnalyticsStandIn({ token: analyticsToken });
 
   project.provide("databaseUrl", databaseUrl);
   project.provide("neonUrl", neon.url);
@@ -59,6 +65,8 @@ export default async function setup(project: TestProject) {
   project.provide("jwtSigningKey", randomBytes(32).toString("hex"));
   project.provide("webhookReceiverUrl", receiver.url);
   project.provide("replicaUrl", replicaUrl);
+  project.provide("analyticsUrl", analytics.url);
+  project.provide("analyticsToken", analyticsToken);
 
   return async () => {
     // The filter stays on: workerd prints its last diagnostics while the pool shuts down, after this teardown.
@@ -66,7 +74,7 @@ export default async function setup(project: TestProject) {
     console.log(
       `[workerd] ${workerdOutput.hidden()} diagnostics of handled connection failures hidden (test/setup/workerd-output.ts)`,
     );
-    await Promise.allSettled([neon.close(), upstash.close(), receiver.close()]);
+    await Promise.allSettled([neon.close(), upstash.close(), receiver.close(), analytics.close()]);
     await dropDatabase(serverUrl, database);
     await dropDatabase(serverUrl, `${database}_replica`);
     await dropRole(serverUrl, owner.role);
