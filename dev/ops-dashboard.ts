@@ -155,7 +155,13 @@ function svg(chart: Chart): string {
   return `<svg viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="${esc(chart.title)}"><title>${esc(chart.title)}</title>${grid}${labels}${lines}</svg><div class="legend">${legend}</div>`;
 }
 
-export function dashboard(o: { dataset: string; hours: number; results: Map<string, Row[]>; alerts: string }): string {
+export function dashboard(o: {
+  dataset: string;
+  hours: number;
+  bucketMinutes: number;
+  results: Map<string, Row[]>;
+  alerts: string;
+}): string {
   const figures = charts(o.results)
     .map((c) => {
       const body = c.series.some((s) => s.values.size > 0)
@@ -176,7 +182,7 @@ figcaption{font-weight:600;margin-bottom:8px}figcaption small{color:#6b7280;font
 pre{background:#fff;border:1px solid #e5e7eb;border-radius:8px;padding:12px}.empty{color:#6b7280}
 </style></head><body>
 <h1>edgepay operations — ${esc(o.dataset)}</h1>
-<p>Last ${o.hours} h, hourly, weighted by <code>_sample_interval</code>. Queries: docs/operations.md.</p>
+<p>Last ${o.hours} h, in ${o.bucketMinutes === 60 ? "hourly" : `${o.bucketMinutes}-minute`} buckets, weighted by <code>_sample_interval</code>. Queries: docs/operations.md.</p>
 <h2>Alerts</h2><pre>${esc(o.alerts)}</pre>
 <div class="grid">
 ${figures}

@@ -91,6 +91,16 @@ export function forDataset(sql: string, dataset: string, hours?: number): string
   return out.replace(windowPattern, `NOW() - INTERVAL '${hours}' HOUR`);
 }
 
+/** A doc query bucketed by `minutes` instead of by hour (`toStartOfInterval(timestamp, INTERVAL '1' HOUR)`). */
+export function withBucket(sql: string, minutes: number): string {
+  if (!Number.isInteger(minutes) || minutes < 1) throw new Error(`bucket must be a positive integer, got ${minutes}`);
+  if (minutes === 60) return sql;
+  return sql.replace(
+    /toStartOfInterval\(timestamp, INTERVAL '1' HOUR\)/g,
+    `toStartOfInterval(timestamp, INTERVAL '${minutes}' MINUTE)`,
+  );
+}
+
 /** The names of the queries that alerts read. */
 export function alertQueries(markdown: string): Set<string> {
   return new Set(alerts(markdown).map((a) => a.query));

@@ -91,6 +91,16 @@ describe("npm run ops:report", () => {
     expect(forAlerts.size).toBe(4);
     expect(r.stdout).toContain("latency_by_route");
     expect(r.stdout).not.toContain("tok-secret");
+    expect(seen.some((req) => req.body.includes("INTERVAL '1' HOUR) AS hour"))).toBe(true);
+  });
+
+  it("--bucket-minutes buckets the time series, not the alerts", async () => {
+    seen.length = 0;
+    const r = await report(["--account", "a", "--token", "t", "--api-base", base, "--bucket-minutes", "5"]);
+    expect(r.code).toBe(0);
+    const hourly = seen.filter((req) => req.body.includes("toStartOfInterval"));
+    expect(hourly.length).toBeGreaterThan(3);
+    for (const req of hourly) expect(req.body).toContain("toStartOfInterval(timestamp, INTERVAL '5' MINUTE) AS hour");
   });
 
   it("takes the account and token from CLOUDFLARE_ACCOUNT_ID / CLOUDFLARE_API_TOKEN, defaults to 24 h of production", async () => {
