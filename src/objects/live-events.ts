@@ -281,9 +281,9 @@ export class LiveEvents extends DurableObject<Bindings> {
     const now = Date.now();
     for (const e of rows) {
       // The dedupe: an id is sent once, whoever announced it and however often.
-      const fresh = this.ctx.storage.sql.exec("insert or ignore into seen (id, at) values (?, ?)", e.id, now);
       if (e.id > max) max = e.id;
-      if (fresh.rowsWritten === 0) continue;
+      if (this.#wasSent(e.id)) continue;
+      this.ctx.storage.sql.exec("insert into seen (id, at) values (?, ?)", e.id, now);
       this.#fanOut(e);
     }
     if (max !== cursor) this.#meta("cursor", max);

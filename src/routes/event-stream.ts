@@ -8,7 +8,6 @@ import { parseTypes, streamLimits } from "../services/live-events";
 import { Event } from "./events";
 import { defineRoute, jsonResponse } from "./kit";
 
-const evt = "evt_06bxq3zcq1n8k5rmhd7w4t9yfa";
 const optionalId = (prefix: "pay" | "ord" | "evt", description: string) =>
   z
     .string()
