@@ -111,3 +111,14 @@ describe("stream authentication", () => {
     for (const r of opened) r.value.close();
   });
 });
+
+describe("POST /v1/stream_tickets takes no body", () => {
+  it("an empty body stream without Content-Type (as wrangler dev's proxy forwards curl -X POST) → 201", async () => {
+    const t = await createTestTenant();
+    const empty = new ReadableStream({ start: (c) => c.close() });
+    const res = await call("/v1/stream_tickets", { method: "POST", headers: t.auth, body: empty });
+    expect(res.status).toBe(201);
+    const withBody = await call("/v1/stream_tickets", { method: "POST", headers: t.auth, body: "x" });
+    expect(withBody.status).toBe(415);
+  });
+});
