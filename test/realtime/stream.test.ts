@@ -1,6 +1,8 @@
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createOrderVia } from "../support/fixtures";
-import { createPayment, settled } from "../support/payments";
+import { createPayment, settled, waitFor } from "../support/payments";
 import { openSse, openWebSocket } from "../support/streams";
 import { createTestTenant } from "../support/tenants";
 
@@ -28,6 +30,18 @@ describe("GET /v1/events/stream: both transports", () => {
     const frame = sse.frames.find((f) => f.id === e?.id);
     expect(frame).toMatchObject({ id: e?.id, event: "payment.succeeded" });
     expect(sse.frames[0]).toMatchObject({ retry: "1000" });
+    sse.close();
+  });
+
+  it("SSE keep-alive: the object's periodic alarm writes a `: keep-alive` comment, and re-arms itself", async () => {
+    const t = await createTestTenant();
+    const sse = await openSse("", t.auth);
+    const object = env.LIVE_EVENTS.get(env.LIVE_EVENTS.idFromName(t.tenantId));
+    expect(await runDurableObjectAlarm(object)).toBe(true);
+    await waitFor(async () => (sse.frames.some((f) => f.comment === "keep-alive") ? true : undefined));
+    const next = await runInDurableObject(object, (_o, state) => state.storage.getAlarm());
+    expect(next).toBeGreaterThan(Date.now());
+    expect(next).toBeLessThanOrEqual(Date.now() + 15_000);
     sse.close();
   });
 });
