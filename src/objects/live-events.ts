@@ -6,17 +6,9 @@ import { idFloor, idTime } from "../lib/ids";
 import type { Event } from "../models/event";
 import { errorFields, log } from "../observability/logger";
 import { Services } from "../services/container";
-import {
-  candidateTags,
-  eventIdsAfter,
-  eventsAfter,
-  matches,
-  newTicketSecret,
-  type StreamFilters,
-  streamTags,
-  ticketTtlMs,
-} from "../services/live-events";
-import { type ConnectRequest, closeCodes, connectHeader, sseFrame, sseHello, sseKeepAlive } from "./stream-protocol";
+import { eventIdsAfter, eventsAfter, matches, newTicketSecret, ticketTtlMs } from "../services/live-events";
+import { type ConnectRequest, closeCodes, connectHeader, sseHello, sseKeepAlive } from "./stream-protocol";
+import { StreamSet, type Target } from "./streams";
 
 /** Events read back before the cursor on every pull: an event whose id was taken before a later event's but that
  * committed after it ("late commit", bounded by one transaction's duration) is still picked up. */
@@ -34,23 +26,6 @@ const replayMax = 10_000;
 /** Ids of replayed events the object has not published yet (they may still arrive live), kept per socket. */
 const skipMax = 40;
 
-interface SocketState {
-  filters: StreamFilters;
-  /** Sent by the replay but not yet published live: dropped when they arrive (no duplicate across the switch). */
-  skip: Set<string>;
-}
-interface Attachment {
-  f: StreamFilters;
-  k: string;
-  s?: string[];
-}
-interface SseClient extends SocketState {
-  writer: WritableStreamDefaultWriter<Uint8Array>;
-}
-type Target = WebSocket | SseClient;
-
-const encoder = new TextEncoder();
-
 /**
  * One object per tenant (`idFromName(tenantId)`): the tenant's live streams. WebSockets use the Hibernation API
  * (accepted with a tag per type pattern, filters in the attachment, ping/pong answered without waking the object),
@@ -59,16 +34,14 @@ const encoder = new TextEncoder();
  * id in its SQLite storage — and fans them out. See docs/realtime.md.
  */
 export class LiveEvents extends DurableObject<Bindings> {
-  #sse = new Set<SseClient>();
-  #sockets = new WeakMap<WebSocket, SocketState>();
-  /** Streams replaying from Postgres: their live events wait here until the replay is sent. */
-  #buffers = new Map<Target, Event[]>();
+  #streams: StreamSet;
   #pending = new Set<string>();
   #pulling: Promise<void> | undefined;
   #dirty = false;
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
+    this.#streams = new StreamSet(ctx);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
     const sql = ctx.storage.sql;
     sql.exec(`create table if not exists meta (k text primary key, v text not null)`);
@@ -119,15 +92,9 @@ export class LiveEvents extends DurableObject<Bindings> {
   /** Tells every stream to reconnect (close 1012 / SSE end): before a deploy, or to move streams elsewhere. */
   async drain(): Promise<number> {
     let n = 0;
-    for (const ws of this.ctx.getWebSockets()) {
+    for (const target of [...this.ctx.getWebSockets(), ...this.#streams.sse]) {
       n++;
-      try {
-        ws.close(closeCodes.reconnect, "reconnect");
-      } catch {}
-    }
-    for (const c of this.#sse) {
-      n++;
-      this.#closeSse(c);
+      this.#streams.close(target);
     }
     return n;
   }
@@ -137,7 +104,7 @@ export class LiveEvents extends DurableObject<Bindings> {
     const seen = this.ctx.storage.sql.exec<{ n: number }>("select count(*) as n from seen").one().n;
     return {
       websockets: this.ctx.getWebSockets().length,
-      sse: this.#sse.size,
+      sse: this.#streams.sse.size,
       seen,
       sqliteBytes: this.ctx.storage.sql.databaseSize,
     };
@@ -151,20 +118,17 @@ export class LiveEvents extends DurableObject<Bindings> {
     // Counted and accepted in one synchronous step: concurrent connects cannot both take the last slot.
     if (this.#streamCount() >= c.limit) return Response.json({ limit: c.limit }, { status: 429 });
     if (this.#streamCount() === 0) this.#resetStaleCursor();
-    await this.#ensureAlarm();
+    // No await before the stream is accepted below: the count above must still hold when it is.
+    this.ctx.waitUntil(this.#ensureAlarm());
     if (c.transport === "websocket") {
       const { 0: client, 1: server } = new WebSocketPair();
-      this.ctx.acceptWebSocket(server, streamTags(c.filters));
-      const attachment: Attachment = { f: c.filters, k: c.keyId };
-      server.serializeAttachment(attachment);
-      this.#sockets.set(server, { filters: c.filters, skip: new Set() });
+      this.#streams.acceptWebSocket(server, c.filters, c.keyId);
       if (c.since) this.ctx.waitUntil(this.#replay(server, c.tenantId, c.since));
       return new Response(null, { status: 101, webSocket: client });
     }
     const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
-    const sse: SseClient = { filters: c.filters, skip: new Set(), writer: writable.getWriter() };
-    this.#sse.add(sse);
-    this.#write(sse, sseHello);
+    const sse = this.#streams.addSse(c.filters, writable.getWriter());
+    this.#streams.write(sse, sseHello);
     if (c.since) this.ctx.waitUntil(this.#replay(sse, c.tenantId, c.since));
     return new Response(readable, {
       headers: { "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-store" },
@@ -176,21 +140,18 @@ export class LiveEvents extends DurableObject<Bindings> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    this.#buffers.delete(ws);
-    try {
-      ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
-    } catch {}
+    this.#streams.close(ws, code === 1005 || code === 1006 ? 1000 : code, reason);
   }
 
   override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
     log.warn("live stream socket error", { error_message: String(error) });
-    this.#buffers.delete(ws);
+    this.#streams.forget(ws);
   }
 
   /** Every tick while streams are open: SSE keep-alives, reconciliation with the log, pruning. */
   override async alarm(): Promise<void> {
     if (this.#streamCount() === 0) return;
-    for (const c of this.#sse) this.#write(c, sseKeepAlive);
+    for (const c of this.#streams.sse) this.#streams.write(c, sseKeepAlive);
     const now = Date.now();
     this.ctx.storage.sql.exec("delete from seen where at < ?", now - seenTtlMs);
     this.ctx.storage.sql.exec("delete from tickets where expires_at < ?", now);
@@ -211,7 +172,7 @@ export class LiveEvents extends DurableObject<Bindings> {
   }
 
   #streamCount(): number {
-    return this.ctx.getWebSockets().length + this.#sse.size;
+    return this.#streams.count();
   }
 
   #meta(k: string, v?: string): string | undefined {
@@ -284,67 +245,9 @@ export class LiveEvents extends DurableObject<Bindings> {
       if (e.id > max) max = e.id;
       if (this.#wasSent(e.id)) continue;
       this.ctx.storage.sql.exec("insert into seen (id, at) values (?, ?)", e.id, now);
-      this.#fanOut(e);
+      this.#streams.fanOut(e);
     }
     if (max !== cursor) this.#meta("cursor", max);
-  }
-
-  #fanOut(e: Event): void {
-    const json = JSON.stringify(e);
-    const sockets = new Set(candidateTags(e.type).flatMap((t) => this.ctx.getWebSockets(t)));
-    for (const ws of sockets) this.#deliver(ws, this.#state(ws), e, json);
-    for (const c of this.#sse) this.#deliver(c, c, e, json);
-  }
-
-  #state(ws: WebSocket): SocketState {
-    let s = this.#sockets.get(ws);
-    if (!s) {
-      // After hibernation: rebuild from the attachment.
-      const a = ws.deserializeAttachment() as Attachment;
-      s = { filters: a.f, skip: new Set(a.s ?? []) };
-      this.#sockets.set(ws, s);
-    }
-    return s;
-  }
-
-  #deliver(target: Target, state: SocketState, e: Event, json: string): void {
-    if (!matches(state.filters, e)) return;
-    const buffer = this.#buffers.get(target);
-    if (buffer) {
-      buffer.push(e);
-      return;
-    }
-    if (state.skip.delete(e.id)) {
-      if (!("writer" in target)) this.#saveSkip(target, state);
-      return;
-    }
-    this.#send(target, e, json);
-  }
-
-  #send(target: Target, e: Event, json = JSON.stringify(e)): void {
-    if ("writer" in target) this.#write(target, sseFrame(e, json));
-    else {
-      try {
-        target.send(json);
-      } catch {
-        // closing: its close handler cleans up
-      }
-    }
-  }
-
-  #write(c: SseClient, text: string): void {
-    c.writer.write(encoder.encode(text)).catch(() => this.#sse.delete(c));
-  }
-
-  #closeSse(c: SseClient): void {
-    this.#sse.delete(c);
-    this.#buffers.delete(c);
-    c.writer.close().catch(() => {});
-  }
-
-  #saveSkip(ws: WebSocket, state: SocketState): void {
-    const a = ws.deserializeAttachment() as Attachment;
-    ws.serializeAttachment({ ...a, s: [...state.skip] } satisfies Attachment);
   }
 
   /**
@@ -353,12 +256,12 @@ export class LiveEvents extends DurableObject<Bindings> {
    * below `since` published after it) are found through the object's own log of sent ids.
    */
   async #replay(target: Target, tenantId: string, since: string): Promise<void> {
-    const state = "writer" in target ? target : this.#state(target);
-    this.#buffers.set(target, []);
+    const streams = this.#streams;
+    const { filters } = streams.stateOf(target);
+    streams.startReplay(target);
     const sent = new Set<string>();
     try {
-      const sql = this.ctx.storage.sql;
-      const late = sql
+      const late = this.ctx.storage.sql
         .exec<{ id: string }>(
           "select id from seen where seq > (select seq from seen where id = ?) and id < ?",
           since,
@@ -372,30 +275,19 @@ export class LiveEvents extends DurableObject<Bindings> {
         const rows = await eventsAfter(db, tenantId, { after, ids: page === 0 ? late : [], limit: replayPage });
         for (const e of rows) {
           sent.add(e.id);
-          if (matches(state.filters, e)) this.#send(target, e);
+          if (matches(filters, e)) streams.send(target, e);
           if (e.id > after) after = e.id;
         }
         if (rows.length < replayPage) break;
         if (sent.size >= replayMax) throw new ResumeTooOld();
       }
-      const buffered = this.#buffers.get(target) ?? [];
-      this.#buffers.delete(target);
-      for (const e of buffered) if (!sent.has(e.id)) this.#send(target, e);
-      // Replayed events not published yet will arrive live: drop them then.
       const unpublished = [...sent].filter((id) => !this.#wasSent(id)).slice(-skipMax);
-      for (const id of unpublished) state.skip.add(id);
-      if (unpublished.length && !("writer" in target)) this.#saveSkip(target, state);
+      streams.endReplay(target, sent, unpublished);
     } catch (err) {
-      this.#buffers.delete(target);
       const tooOld = err instanceof ResumeTooOld;
       if (!tooOld) log.warn("live events replay failed", { tenant_id: tenantId, ...errorFields(err) });
-      const code = tooOld ? closeCodes.resumeTooOld : closeCodes.reconnect;
-      if ("writer" in target) this.#closeSse(target);
-      else {
-        try {
-          target.close(code, tooOld ? "resume_too_old" : "reconnect");
-        } catch {}
-      }
+      if (tooOld) streams.close(target, closeCodes.resumeTooOld, "resume_too_old");
+      else streams.close(target);
     }
   }
 }
