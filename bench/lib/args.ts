@@ -43,7 +43,7 @@ export const usage = `Usage: npm run bench -- [options]
   --workload-seed S     seed of the cache workload and the duplicate-key order (default 1)
   --stream-clients N    live-events study: WebSocket clients on one tenant (default 1000; --quick 200)
   --stream-tenants N    … then N tenants (default 100; --quick 20) × --stream-per-tenant clients (default 10)
-  --stream-payments N   payments in the one-tenant run (default 100; --quick 30), POSTed at --stream-rate/s (default 10)
+  --stream-payments N   payments in the one-tenant run (default 40; --quick 20), POSTed at --stream-rate/s (default 2)
   Alone: npm run bench -- --scenarios none --studies stream --payments 2
 `;
 
@@ -154,8 +154,8 @@ function studySettings(values: Record<string, string | boolean | undefined>, qui
       clients: count("stream-clients", 1_000, 200),
       tenants: Math.round(num("stream-tenants", str("stream-tenants"), quick ? 20 : 100, 0)),
       perTenant: count("stream-per-tenant", 10, 10),
-      payments: count("stream-payments", 100, 30),
-      rate: num("stream-rate", str("stream-rate"), 10, 0.1),
+      payments: count("stream-payments", 40, 20),
+      rate: num("stream-rate", str("stream-rate"), 2, 0.1),
     },
     fuzz: {
       requests: count("fuzz", 10_000, 2_000),
