@@ -5,6 +5,9 @@ import { queueRoutes } from "./queues/consumers";
 import { dispatchQueue } from "./queues/dispatch";
 import { sweep } from "./queues/sweeper";
 
+/** The tenant's live-events Durable Object (GET /v1/events/stream): an entry point like the queue consumers. */
+export { LiveEvents } from "./objects/live-events";
+
 const app = createApp();
 
 /** The Worker's only runtime entry points. */

@@ -182,6 +182,18 @@ export function acceptance(r: Pick<BenchReport, "passes" | "ratios" | "studies">
     measured: dup ? `${dup.left} left processing after ${dup.waitSeconds.toFixed(1)} s` : "not measured",
     met: dup ? dup.left === 0 : undefined,
   });
+  const single = ok(r.studies?.stream)?.runs[0];
+  rows.push({
+    target: "live events: 1 000 sockets on one tenant, commit → client p50 ≤ 50 ms, 0 lost",
+    measured: single
+      ? `${single.clients} sockets: p50 ${single.latencyMs.p50} ms (p99 ${single.latencyMs.p99} ms), ` +
+        `${single.lost} lost of ${single.expected.toLocaleString("en-US")}`
+      : "not measured",
+    met: single
+      ? single.clients >= 1_000 && single.latencyMs.p50 <= 50 && single.lost === 0 && single.duplicates === 0
+      : undefined,
+    ...(single && single.clients < 1_000 ? { note: "fewer than 1 000 sockets (a --quick or resized run)" } : {}),
+  });
   return rows;
 }
 

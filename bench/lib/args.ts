@@ -41,6 +41,10 @@ export const usage = `Usage: npm run bench -- [options]
   --fuzz N              fuzz requests (default 10000; --quick 2000)
   --fuzz-seed S         fuzz seed (default $FUZZ_SEED, else random; printed either way)
   --workload-seed S     seed of the cache workload and the duplicate-key order (default 1)
+  --stream-clients N    live-events study: WebSocket clients on one tenant (default 1000; --quick 200)
+  --stream-tenants N    … then N tenants (default 100; --quick 20) × --stream-per-tenant clients (default 10)
+  --stream-payments N   payments in the one-tenant run (default 40; --quick 20), POSTed at --stream-rate/s (default 2)
+  Alone: npm run bench -- --scenarios none --studies stream --payments 2
 `;
 
 function num(name: string, v: string | undefined, fallback: number, min = 0): number {
@@ -81,6 +85,11 @@ export function parseCli(argv: string[]): CliOptions {
       fuzz: { type: "string" },
       "fuzz-seed": { type: "string" },
       "workload-seed": { type: "string" },
+      "stream-clients": { type: "string" },
+      "stream-tenants": { type: "string" },
+      "stream-per-tenant": { type: "string" },
+      "stream-payments": { type: "string" },
+      "stream-rate": { type: "string" },
     },
     strict: true,
   });
@@ -106,7 +115,7 @@ export function parseCli(argv: string[]): CliOptions {
       connections: Math.round(num("latency-connections", values["latency-connections"], 10, 1)),
     },
     latencies,
-    scenarios: list(values.scenarios),
+    scenarios: values.scenarios === "none" ? [] : list(values.scenarios),
     seed: { ...defaultSeedCounts, payments: Math.round(num("payments", values.payments, quick ? 10_000 : 30_000, 2)) },
     minify: !values["no-minify"],
     entry,
@@ -140,6 +149,13 @@ function studySettings(values: Record<string, string | boolean | undefined>, qui
       duplicateShare: 0.1,
       connections: 50,
       seed: workloadSeed,
+    },
+    stream: {
+      clients: count("stream-clients", 1_000, 200),
+      tenants: Math.round(num("stream-tenants", str("stream-tenants"), quick ? 20 : 100, 0)),
+      perTenant: count("stream-per-tenant", 10, 10),
+      payments: count("stream-payments", 40, 20),
+      rate: num("stream-rate", str("stream-rate"), 2, 0.1),
     },
     fuzz: {
       requests: count("fuzz", 10_000, 2_000),

@@ -1,4 +1,5 @@
 import type { BenchReport } from "./report";
+import { streamSummary } from "./stream-study";
 import { isSkipped } from "./studies";
 
 /**
@@ -41,6 +42,8 @@ export function studiesText(r: BenchReport): string[] {
         ...f.failures.map((x) => `  ${x.violation} ×${x.count}: ${x.curl.slice(0, 400)}`),
       );
     } else out.push(...skip("fuzz", s.fuzz));
+    if (s.stream && !isSkipped(s.stream)) out.push(`live events: ${streamSummary(s.stream)}`);
+    else out.push(...skip("live events", s.stream));
   }
   for (const a of r.acceptance ?? []) {
     out.push(`${a.met === undefined ? "–" : a.met ? "✓" : "✗"} ${a.target}: ${a.measured}`);
@@ -81,6 +84,13 @@ export function correctnessFailures(r: BenchReport): string[] {
   if (s?.cache && !isSkipped(s.cache)) {
     const n = s.cache.phases.reduce((sum, p) => sum + fiveXx(p.statusCounts), 0);
     if (n) out.push(`cache study: ${n} responses 5xx under load`);
+  }
+  if (s?.stream && !isSkipped(s.stream)) {
+    for (const x of s.stream.runs) {
+      if (x.lost) out.push(`stream ${x.name}: ${x.lost} of ${x.expected} messages lost`);
+      if (x.duplicates) out.push(`stream ${x.name}: ${x.duplicates} duplicate messages`);
+      if (x.foreign) out.push(`stream ${x.name}: ${x.foreign} messages of another tenant`);
+    }
   }
   if (s?.queue && !isSkipped(s.queue)) {
     const n = fiveXx(s.queue.create.statusCounts);

@@ -5,6 +5,7 @@ import { log } from "../observability/logger";
 import { touchApiKey } from "../services/api-keys";
 import { apiKeySecretPattern } from "../services/api-keys-core";
 import { type AuthDeps, type Principal, principalForApiKey, principalForKeyId } from "../services/auth";
+import { principalForTicket } from "../services/live-events";
 import { verifyAccessToken } from "../services/tokens";
 
 const bearer = /^Bearer\s+(\S+)\s*$/i;
@@ -30,6 +31,19 @@ async function resolve(c: Context<AppEnv>, token: string): Promise<Principal | n
   return null;
 }
 
+/** The one route that also takes a single-use `?ticket=` (browsers cannot set headers on a WebSocket). */
+const ticketPath = "/v1/events/stream";
+
+/** `?ticket=` on the stream route; with a header credential too, both must be the same tenant's. */
+async function resolveTicket(c: Context<AppEnv>, ticket: string, header: Principal | null): Promise<Principal> {
+  const { services } = c.var;
+  const principal = await principalForTicket(authDeps(c), (t) => services.liveEvents(t), ticket);
+  if (!principal || (header && header.tenantId !== principal.tenantId)) {
+    throw unauthorized("The stream ticket is invalid, expired or already used.");
+  }
+  return principal;
+}
+
 /**
  * Resolves `Authorization: Bearer <API key | access token>` to a principal on the context. Anything missing,
  * malformed, expired, forged or revoked is the same 401, so the response reveals nothing about which keys exist.
@@ -37,8 +51,12 @@ async function resolve(c: Context<AppEnv>, token: string): Promise<Principal | n
 export const authenticate = (): MiddlewareHandler<AppEnv> =>
   async function authenticate(c, next) {
     const token = bearer.exec(c.req.header("Authorization") ?? "")?.[1];
-    if (!token) throw unauthorized("Send an API key or access token as `Authorization: Bearer <credential>`.");
-    const principal = await resolve(c, token);
+    const ticket = c.req.path === ticketPath ? c.req.query("ticket") : undefined;
+    if (!token && ticket === undefined)
+      throw unauthorized("Send an API key or access token as `Authorization: Bearer <credential>`.");
+    let principal = token ? await resolve(c, token) : null;
+    if (token && !principal) throw unauthorized("The credential is invalid, expired or revoked.");
+    if (ticket !== undefined) principal = await resolveTicket(c, ticket, principal);
     if (!principal) throw unauthorized("The credential is invalid, expired or revoked.");
     c.set("principal", principal);
     const touched = touchApiKey(c.var.services.serviceDb(), principal.keyId);

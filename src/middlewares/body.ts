@@ -31,7 +31,9 @@ export const requireJson = (): MiddlewareHandler =>
     if (withBody.has(c.req.method)) {
       const type = c.req.header("Content-Type");
       const length = c.req.header("Content-Length");
-      const hasBody = type !== undefined || (length !== undefined && length !== "0") || c.req.raw.body !== null;
+      // A proxy (wrangler dev's among them) may hand a body-less POST on as an empty stream: that is no body either.
+      const declared = type !== undefined || (length !== undefined && length !== "0");
+      const hasBody = declared || (c.req.raw.body !== null && (await c.req.text()).length > 0);
       if (hasBody && !(type && jsonType.test(type))) {
         throw new AppError("unsupported_media_type", {
           detail: `Content-Type must be application/json, got ${type ? JSON.stringify(type.slice(0, 100)) : "none"}.`,

@@ -61,11 +61,13 @@ async function handle(env: Bindings, message: Message, queue: string, mode: Mode
           m.tenantId,
           objectsOf(outcome),
           outcome.kind === "done" ? outcome.outbox : [],
+          outcome.kind === "done" ? outcome.events : [],
         );
         if (!published) {
-          // The new state is in Postgres but not in the cache: run again; the next run republishes it.
+          // The new state is in Postgres but not in the cache or the live streams: run again; the next run
+          // republishes it.
           message.retry({ delaySeconds: backoffSeconds(config.queues.paymentRetryBaseSeconds, message.attempts) });
-          return { outcome: "retry", tenant: m.tenantId, fields: { ...ids, reason: "cache not updated" } };
+          return { outcome: "retry", tenant: m.tenantId, fields: { ...ids, reason: "not published" } };
         }
         message.ack();
         const result =

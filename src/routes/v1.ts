@@ -1,5 +1,6 @@
 import type { App } from "../context";
 import { registerApiKeys } from "./api-keys";
+import { registerEventStream } from "./event-stream";
 import { registerEvents } from "./events";
 import { registerOrders } from "./orders";
 import { registerPayments } from "./payments";
@@ -11,6 +12,7 @@ export function registerV1(app: App): void {
   registerUsers(app);
   registerOrders(app);
   registerPayments(app);
+  registerEventStream(app); // before registerEvents: /v1/events/stream is not /v1/events/{id}
   registerEvents(app);
   registerApiKeys(app);
   registerWebhookEndpoints(app);

@@ -8,6 +8,7 @@ import type { Bindings } from "../env";
 import { Telemetry } from "../observability/telemetry";
 import type { PaymentProvider } from "../providers/provider";
 import { SandboxProvider } from "../providers/sandbox";
+import { type LiveEventsObject, liveEventsObject } from "./live-events";
 import type { Producers } from "./outbox";
 
 /**
@@ -25,7 +26,7 @@ export class Services {
 
   constructor(
     readonly config: Config,
-    private readonly env: Pick<Bindings, "PAYMENTS_QUEUE" | "WEBHOOKS_QUEUE">,
+    private readonly env: Pick<Bindings, "PAYMENTS_QUEUE" | "WEBHOOKS_QUEUE" | "LIVE_EVENTS">,
     telemetry?: Telemetry,
   ) {
     this.keys = redisKeys(config.redis?.prefix ?? "ep:");
@@ -38,6 +39,11 @@ export class Services {
       payments: this.env.PAYMENTS_QUEUE as Producers["payments"],
       webhooks: this.env.WEBHOOKS_QUEUE as Producers["webhooks"],
     };
+  }
+
+  /** The tenant's live-events object (streams, tickets, publishing). */
+  liveEvents(tenantId: string): LiveEventsObject {
+    return liveEventsObject(this.env.LIVE_EVENTS, tenantId);
   }
 
   /** The payment provider: the sandbox (the only one this deployment knows). */

@@ -13,8 +13,15 @@ export type ProcessOutcome =
   /** Nothing (more) to do: already terminal, unknown, or someone else applied the result first. `payment` is its
    * current state when known, so the consumer can (re)publish it — e.g. after a cache write failed last time. */
   | { kind: "noop"; reason: string; payment?: Payment }
-  /** The payment reached a final state; publish these objects (cache) and dispatch these outbox rows. */
-  | { kind: "done"; payment: Payment; order: ReturnType<typeof toOrder> | null; outbox: OutboxRow[] }
+  /** The payment reached a final state; publish these objects (cache) and events (live streams), and dispatch these
+   * outbox rows. */
+  | {
+      kind: "done";
+      payment: Payment;
+      order: ReturnType<typeof toOrder> | null;
+      outbox: OutboxRow[];
+      events: string[];
+    }
   /** The provider failed transiently: retry the message later. */
   | { kind: "retry"; message: string };
 
@@ -100,8 +107,10 @@ async function settle(
   ] as const;
   try {
     let outbox: OutboxRow[];
+    const events = [paymentEvent.id];
     if (paidOrder) {
       const orderEvent = recordEvent(db, tenantId, { type: "order.paid", object: { ...paidOrder } }, now);
+      events.push(orderEvent.id);
       const [, fanout, , orderFanout] = await db.batch([
         ...statements,
         db.db
@@ -115,7 +124,7 @@ async function settle(
       const [, fanout] = await db.batch(statements);
       outbox = outboxRowsFromSql(fanout.rows);
     }
-    return { kind: "done", payment: toPayment(updated), order: paidOrder, outbox };
+    return { kind: "done", payment: toPayment(updated), order: paidOrder, outbox, events };
   } catch (err) {
     if (failedRequirement(err) === "processing") return { kind: "noop", reason: "settled concurrently" };
     throw err;

@@ -18,6 +18,8 @@ export type RefundOutcome =
       payment: Payment | null;
       order: ReturnType<typeof toOrder> | null;
       outbox: OutboxRow[];
+      /** Ids of the events it recorded (published to live streams after commit). */
+      events: string[];
     }
   | { kind: "retry"; message: string };
 
@@ -126,8 +128,10 @@ async function settleRefund(
   ] as const;
   try {
     let outbox: OutboxRow[];
+    const events = [refundEvent.id];
     if (order && newOrder) {
       const orderEvent = recordEvent(db, tenantId, { type: "order.refunded", object: { ...newOrder } }, now);
+      events.push(orderEvent.id);
       const [, fanout, , , orderFanout] = await db.batch([
         ...common,
         db.db
@@ -146,7 +150,14 @@ async function settleRefund(
       const [, fanout] = await db.batch(common);
       outbox = outboxRowsFromSql(fanout.rows);
     }
-    return { kind: "done", refund: toRefund(updated), payment: toPayment(newPayment), order: newOrder, outbox };
+    return {
+      kind: "done",
+      refund: toRefund(updated),
+      payment: toPayment(newPayment),
+      order: newOrder,
+      outbox,
+      events,
+    };
   } catch (err) {
     if (failedRequirement(err) === "pending") return { kind: "noop", reason: "settled concurrently" };
     throw err;

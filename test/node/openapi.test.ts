@@ -108,6 +108,21 @@ describe("OpenAPI document", () => {
     }
   });
 
+  it("describes the live stream's two transports with the Event schema as its message, and stream tickets", () => {
+    const stream = doc.paths["/v1/events/stream"]?.get as Operation & { description?: string };
+    expect(Object.keys(stream.responses)).toEqual(expect.arrayContaining(["101", "200", "401", "429"]));
+    const media = (op: Operation, status: string, type: string) =>
+      (op.responses[status]?.content?.[type] as { schema?: unknown } | undefined)?.schema;
+    expect(media(stream, "200", "text/event-stream")).toEqual({ $ref: "#/components/schemas/Event" });
+    expect(stream.description).toMatch(/WebSocket/);
+    expect(stream.description).toMatch(/Server-Sent Events/);
+    expect(stream["x-permission"]).toBe("events:read");
+    const ticket = doc.paths["/v1/stream_tickets"]?.post as Operation;
+    expect(media(ticket, "201", "application/json")).toEqual({
+      $ref: "#/components/schemas/StreamTicket",
+    });
+  });
+
   it("declares the ApiKey (bearer) and OAuth2 security schemes", () => {
     expect(doc.components?.securitySchemes).toMatchObject({
       ApiKey: { type: "http", scheme: "bearer" },

@@ -28,6 +28,8 @@ const required: Record<string, string> = {
   "GET /v1/events": "events:read",
   "GET /v1/events/{id}": "events:read",
   "POST /v1/events/{id}/redeliver": "webhooks:write",
+  "GET /v1/events/stream": "events:read",
+  "POST /v1/stream_tickets": "events:read",
   "POST /v1/api_keys": "api_keys:manage",
   "GET /v1/api_keys": "api_keys:read",
   "DELETE /v1/api_keys/{id}": "api_keys:manage",
@@ -74,6 +76,12 @@ function requestFor(op: string, w: World, auth: Record<string, string>): Call | 
     "GET /v1/events": () => get("/v1/events"),
     "GET /v1/events/{id}": () => get(`/v1/events/${w.eventId}`),
     "POST /v1/events/{id}/redeliver": () => send("POST", `/v1/events/${w.eventId}/redeliver`),
+    // An SSE stream filtered to one payment of this world, so it carries nothing and ends with the test run.
+    "GET /v1/events/stream": () => ({
+      path: `/v1/events/stream?payment_id=${w.paymentId}`,
+      init: { headers: { ...auth, Accept: "text/event-stream" } },
+    }),
+    "POST /v1/stream_tickets": () => send("POST", "/v1/stream_tickets"),
     "POST /v1/api_keys": () => send("POST", "/v1/api_keys", { name: "matrix", role: "viewer" }),
     "GET /v1/api_keys": () => get("/v1/api_keys"),
     "DELETE /v1/api_keys/{id}": () => send("DELETE", `/v1/api_keys/${w.spare.keyId}`),
