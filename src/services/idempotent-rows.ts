@@ -66,6 +66,18 @@ export async function existingForKey<T extends Table>(
   tenantId: string,
   idem: Idempotency,
 ): Promise<T["$inferSelect"]> {
+  const row = await findForKey(db, table, tenantId, idem);
+  if (!row) throw new Error("idempotency key conflict without a row");
+  return row;
+}
+
+/** As `existingForKey`, but null when the key has no row (yet). */
+export async function findForKey<T extends Table>(
+  db: ScopedDb,
+  table: T,
+  tenantId: string,
+  idem: Idempotency,
+): Promise<T["$inferSelect"] | null> {
   const [row] = (await db.run(
     db.db
       .select()
@@ -73,7 +85,7 @@ export async function existingForKey<T extends Table>(
       .where(sameKey(table, tenantId, idem))
       .limit(1),
   )) as T["$inferSelect"][];
-  if (!row) throw new Error("idempotency key conflict without a row");
+  if (!row) return null;
   if (row.requestFingerprint && row.requestFingerprint !== idem.fingerprint) {
     throw new AppError("idempotency_key_mismatch", {
       detail: "This Idempotency-Key was used with a different method, path or body.",

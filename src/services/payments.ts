@@ -6,7 +6,14 @@ import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { checkViolation, pgCode, pgConstraint, uniqueViolation } from "../lib/pg-errors";
 import type { PaymentRow } from "../models/payment";
-import { existingForKey, type Idempotency, idempotencyColumns, keyAlreadyUsed, keyUnusedFor } from "./idempotent-rows";
+import {
+  existingForKey,
+  findForKey,
+  type Idempotency,
+  idempotencyColumns,
+  keyAlreadyUsed,
+  keyUnusedFor,
+} from "./idempotent-rows";
 import { type OutboxRow, outboxInsert } from "./outbox";
 import { keyset, type Page, type PageRequest, toPage } from "./pagination";
 
@@ -124,6 +131,9 @@ export async function createPayment(
       return { kind: "replayed", payment: await existingForKey(db, payments, tenantId, idem) };
     }
     if (pgCode(err) === uniqueViolation && pgConstraint(err) === "payments_order_active_key") {
+      // Two first requests under one key (Redis down): the winner's row may hit the order's index before the key's.
+      const same = await findForKey(db, payments, tenantId, idem);
+      if (same) return { kind: "replayed", payment: same };
       throw new AppError("conflict", { detail: "This order already has a payment that is processing or succeeded." });
     }
     if (pgCode(err) === checkViolation) {

@@ -73,7 +73,8 @@ beforeAll(async () => {
   postOperations = Object.entries(doc.paths).flatMap(([path, item]) =>
     path.startsWith("/v1/") && item.post ? [{ op: `POST ${path}`, permission: item.post["x-permission"] ?? "?" }] : [],
   );
-  const owner = await createTestTenant({ role: "owner" });
+  // Enterprise: the matrix sends ~120 requests in a few seconds; rate limits are not what it tests.
+  const owner = await createTestTenant({ role: "owner", plan: "enterprise" });
   world = await seedWorld(owner);
   const [admin, developer, viewer] = await Promise.all(
     (["admin", "developer", "viewer"] as const).map((role) => addKey(owner.tenantId, role)),
@@ -190,6 +191,23 @@ describe("the Postgres-side key of payments and refunds (used when Redis is down
     expect(mine.headers.get("Idempotent-Replayed")).toBe("true");
     expect(((await mine.json()) as { id: string }).id).toBe(payment.id);
     expect(await countWhere(payments, key)).toEqual([{ id: payment.id, credential: keys.developer.keyId }]);
+  });
+
+  it("concurrent first requests of one credential under one key (Redis down): one payment, all replays of it", async () => {
+    const { orderId } = await createOrderVia(world.tenant);
+    const key = crypto.randomUUID();
+    const body = { order_id: orderId, payment_method: "pm_card_visa" };
+    const responses = await withFault("upstash", "refuse", () =>
+      Promise.all(
+        Array.from({ length: 6 }, () =>
+          call("/v1/payments", json("POST", body, { ...keys.developer.auth, "Idempotency-Key": key })),
+        ),
+      ),
+    );
+    expect(responses.map((r) => r.status)).toEqual([202, 202, 202, 202, 202, 202]);
+    const ids = new Set(await Promise.all(responses.map(async (r) => ((await r.json()) as { id: string }).id)));
+    expect(ids.size).toBe(1);
+    expect(await countWhere(payments, key)).toHaveLength(1);
   });
 
   it("a refund key of one credential does not replay another credential's refund", async () => {
