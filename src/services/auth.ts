@@ -2,6 +2,7 @@ import type { Redis } from "@upstash/redis/cloudflare";
 import { and, eq, isNull, type SQL } from "drizzle-orm";
 import type { Keys } from "../cache/keys";
 import { LruCache } from "../cache/lru";
+import { singleFlight } from "../cache/object-cache";
 import { apiKeys, tenants } from "../db/schema";
 import type { ScopedDb } from "../db/scoped-db";
 import { sha256Hex, timingSafeEqual } from "../lib/crypto";
@@ -74,12 +75,17 @@ const freshFor = (s: Stored, now = Date.now()) =>
  * Resolves a key (by secret hash or by id) to its principal: in-isolate cache, then Redis, then Postgres (as the
  * service role: the tenant is not known yet). A Redis failure falls through to Postgres: authentication never
  * depends on the cache being up. A cached principal older than 10 s (or from before `readAt` existed) is re-read.
+ * Concurrent misses of one key in an isolate share one read (single-flight): copies of a principal all expire at
+ * once, and without it every request in flight at that moment would go to Redis and then to Postgres.
  */
 async function lookup(deps: AuthDeps, l: Lookup): Promise<Stored | null> {
   const local = cacheKey(l);
   const cached = l1.get(local);
   if (cached !== undefined) return cached;
+  return singleFlight(`auth-lookup:${local}`, () => uncached(deps, l, local)).value;
+}
 
+async function uncached(deps: AuthDeps, l: Lookup, local: string): Promise<Stored | null> {
   const redisKey = deps.keys.auth(local);
   let stored: Stored | null | undefined;
   const redis = deps.redis;
