@@ -13,8 +13,9 @@ import { apiKeys } from "../../src/db/schema";
 import { ScopedDb } from "../../src/db/scoped-db";
 import { sha256Hex } from "../../src/lib/crypto";
 import { issueAccessToken } from "../../src/services/tokens";
+import { createOrderVia, insertPayment } from "../support/fixtures";
 import { call, callDirect, json } from "../support/http";
-import { rawRedis, withFault } from "../support/standins";
+import { rawRedis, standIn, withFault } from "../support/standins";
 import { addKey, createTestTenant, testDb } from "../support/tenants";
 
 const revokedAt = async (keyId: string) => {
@@ -129,5 +130,24 @@ describe("a principal cached in Redis before a revocation whose tombstone was lo
       ex: 300,
     });
     expect((await call("/v1/users", json("POST", { email: "x@example.com", name: "X" }, key.auth))).status).toBe(403);
+  });
+});
+
+describe("the cost of the 10 s bound", () => {
+  it("concurrent requests of a key no cache holds share one Postgres lookup in the isolate (single-flight)", async () => {
+    const t = await createTestTenant();
+    const { orderId } = await createOrderVia(t);
+    const paymentId = await insertPayment(t, orderId);
+    await callDirect(`/v1/payments/${paymentId}`, { headers: t.auth }); // the payment is now in the object cache
+    await callDirect(`/v1/payments/${paymentId}`, { headers: t.auth });
+    const key = await addKey(t.tenantId, "viewer");
+    const neon = standIn("neon");
+    await neon.reset();
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, () => call(`/v1/payments/${paymentId}`, { headers: key.auth })),
+    );
+    expect(responses.map((r) => r.status)).toEqual(Array(20).fill(200));
+    // One principal lookup, plus at most the throttled last_used_at write; the payment itself comes from Redis.
+    expect((await neon.stats()).total).toBeLessThanOrEqual(2);
   });
 });
