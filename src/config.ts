@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { Bindings } from "./env";
+import { weakSecretReason } from "./lib/key-strength";
 
 const optionalUrl = (protocols: string[]) =>
   z
@@ -65,6 +66,9 @@ const schema = z
     if (v.ANALYTICS_LOCAL_ENDPOINT && (v.APP_ENV === "staging" || v.APP_ENV === "production")) {
       ctx.addIssue({ code: "custom", path: ["ANALYTICS_LOCAL_ENDPOINT"], message: `must not be set in ${v.APP_ENV}` });
     }
+    // Outside development the key must be ≥ 256 random bits, never a placeholder (lib/key-strength.ts).
+    const weak = v.JWT_SIGNING_KEY && v.APP_ENV !== "development" ? weakSecretReason(v.JWT_SIGNING_KEY) : undefined;
+    if (weak) ctx.addIssue({ code: "custom", path: ["JWT_SIGNING_KEY"], message: weak });
     if (v.NEON_LOCAL_ENDPOINT && v.APP_ENV === "production") {
       ctx.addIssue({ code: "custom", path: ["NEON_LOCAL_ENDPOINT"], message: "must not be set in production" });
     }

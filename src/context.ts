@@ -17,7 +17,7 @@ export interface Variables {
   /** With a read replica: whether this tenant wrote in the last seconds (read in the guard's pipeline). */
   recentWrite: Promise<unknown> | undefined;
   /** The request's Idempotency-Key and fingerprint, when it sent one (routes that key effects in Postgres use it). */
-  idempotency: { key: string; fingerprint: string } | undefined;
+  idempotency: { key: string; credential: string; fingerprint: string } | undefined;
 }
 
 export interface AppEnv {

@@ -160,6 +160,11 @@ export const payments = pgTable(
     amountRefundRequested: money("amount_refund_requested").notNull().default(0),
     amountRefunded: money("amount_refunded").notNull().default(0),
     idempotencyKey: text("idempotency_key").notNull(),
+    /**
+     * The credential (API key id; its OAuth tokens are the same credential) that sent the Idempotency-Key: keys are
+     * scoped per tenant AND credential. NULL only for rows created before migration 0007 (see docs/security.md).
+     */
+    idempotencyCredential: text("idempotency_credential"),
     /** SHA-256 of method + path + body of the creating request: a retry with another body is a 422, even without Redis. */
     requestFingerprint: text("request_fingerprint").notNull(),
     attempts: integer("attempts").notNull().default(0),
@@ -167,7 +172,7 @@ export const payments = pgTable(
     updatedAt: timestamptz("updated_at").notNull(),
   },
   (t) => [
-    uniqueIndex("payments_tenant_idempotency_key").on(t.tenantId, t.idempotencyKey),
+    uniqueIndex("payments_tenant_credential_idempotency_key").on(t.tenantId, t.idempotencyCredential, t.idempotencyKey),
     // At most one live payment per order: a second one while one is processing or succeeded is refused by Postgres.
     uniqueIndex("payments_order_active_key").on(t.orderId).where(sql`${t.status} in ('processing', 'succeeded')`),
     index("payments_tenant_id_idx").on(t.tenantId, t.id.desc()),
@@ -202,12 +207,14 @@ export const refunds = pgTable(
     status: refundStatus("status").notNull().default("pending"),
     failureCode: text("failure_code"),
     idempotencyKey: text("idempotency_key").notNull(),
+    /** As payments.idempotency_credential. */
+    idempotencyCredential: text("idempotency_credential"),
     requestFingerprint: text("request_fingerprint").notNull(),
     createdAt: timestamptz("created_at").notNull(),
     updatedAt: timestamptz("updated_at").notNull(),
   },
   (t) => [
-    uniqueIndex("refunds_tenant_idempotency_key").on(t.tenantId, t.idempotencyKey),
+    uniqueIndex("refunds_tenant_credential_idempotency_key").on(t.tenantId, t.idempotencyCredential, t.idempotencyKey),
     index("refunds_tenant_payment_idx").on(t.tenantId, t.paymentId, t.id.desc()),
     // The sweeper's "stuck pending refunds" scan.
     index("refunds_pending_idx").on(t.updatedAt).where(sql`${t.status} = 'pending'`),

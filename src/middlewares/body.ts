@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from "hono";
+import type { HonoRequest, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { AppError } from "../lib/errors";
 
@@ -39,10 +39,30 @@ export const requireJson = (): MiddlewareHandler =>
           detail: `Content-Type must be application/json, got ${type ? JSON.stringify(type.slice(0, 100)) : "none"}.`,
         });
       }
-      if (hasBody) assertStorableText(await c.req.text());
+      if (hasBody) assertStorableText(await strictText(c.req));
     }
     await next();
   };
+
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
+/**
+ * The body as text, refusing bytes that are not UTF-8 (400 invalid_json) instead of silently replacing them with
+ * U+FFFD as `text()` does. The decoded text is put in Hono's body cache, so the validator and the idempotency
+ * fingerprint read exactly this text (the body is read once).
+ */
+async function strictText(req: HonoRequest): Promise<string> {
+  let text: string;
+  try {
+    text = utf8.decode(await req.arrayBuffer());
+  } catch (err) {
+    if (!(err instanceof TypeError)) throw err;
+    throw new AppError("invalid_json", { detail: "The request body is not valid UTF-8." });
+  }
+  // Hono keeps promises in its cache (its type says string): json() chains on it.
+  (req.bodyCache as { text?: Promise<string> }).text = Promise.resolve(text);
+  return text;
+}
 
 /** Any string in a JSON value (keys included) that Postgres cannot store: NUL, or a lone UTF-16 surrogate. */
 function unstorable(value: unknown): boolean {

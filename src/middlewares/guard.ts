@@ -137,7 +137,7 @@ export const guard = (opts: GuardOptions): MiddlewareHandler<AppEnv> =>
         headers: { "Retry-After": "1" },
       });
     }
-    const replay = decide(c, idem, previous);
+    const replay = await decide(c, idem, previous);
     if (replay) return replay;
     await next();
     // Same tick: the idempotency record, the cache write-throughs and the read-your-writes flag are one request.

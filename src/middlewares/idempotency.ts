@@ -3,38 +3,52 @@ import type { Context } from "hono";
 import type { AppEnv } from "../context";
 import { sha256Hex } from "../lib/crypto";
 import { AppError } from "../lib/errors";
+import { seal, sealingKey, unseal } from "../lib/seal";
 import { log } from "../observability/logger";
 
 /*
- * Idempotency-Key (contract § Idempotency), scoped per tenant, kept 24 h:
+ * Idempotency-Key (contract § Idempotency), scoped per tenant AND credential (the API key; its OAuth tokens are the
+ * same credential), kept 24 h:
  * - the first request claims the key with `SET NX GET` (an in-flight marker holding the request fingerprint),
- *   in the same Upstash pipeline as the rate limiter (see guard);
+ *   in the same Upstash pipeline as the rate limiter (see guard), after the permission check: a replay never skips
+ *   an authorization check, and another credential (e.g. a weaker role) never sees this one's stored responses;
  * - a retry while it runs → 409 idempotency_key_in_use; a retry with another method/path/body → 422;
- * - a finished response (status < 500 and not 429) is stored and replayed with `Idempotent-Replayed: true`;
- *   5xx and 429 release the key so the client can retry.
- * Routes whose effect is also keyed in Postgres (payments, refunds: unique (tenant_id, idempotency_key)) keep
- * working when Redis is down; other routes answer 503 rather than risk doing the work twice.
+ * - a finished response is stored, sealed (AES-GCM, lib/seal.ts: it may hold a `sk_…` or `whsec_…` secret), and
+ *   replayed with `Idempotent-Replayed: true`; 5xx, 429 and refusals before the operation began (400, 401, 403,
+ *   413, 415) release the key, so a corrected retry with the same key works.
+ * Routes whose effect is also keyed in Postgres (payments, refunds: unique (tenant_id, idempotency_credential,
+ * idempotency_key)) keep working when Redis is down; other routes answer 503 rather than risk doing the work twice.
  */
 const inFlightMs = 60_000;
 const keepSeconds = 24 * 3600;
 const replayedHeaders = ["content-type", "location"];
+/** Failed before the operation began (contract): never stored, the key is released. */
+const notStored = new Set([400, 401, 403, 413, 415, 429]);
+/** HKDF label of the key that seals stored responses (docs/security.md). */
+const sealLabel = "edgepay idempotency records v1";
 
 export interface IdempotencyClaim {
   key: string;
   redisKey: string;
   fingerprint: string;
+  /** The server secret the stored response is sealed under (JWT_SIGNING_KEY; HKDF gives it its own key). */
+  secret: string | undefined;
 }
 
 interface InFlight {
   state: "in_flight";
   fp: string;
 }
+/** A finished response: status, headers and body sealed together under the record's Redis key. */
 interface Done {
   state: "done";
   fp: string;
+  sealed: string;
+}
+interface Replay {
   status: number;
-  body: string;
   headers: Record<string, string>;
+  body: string;
 }
 type Stored = InFlight | Done;
 
@@ -56,9 +70,10 @@ export async function prepareIdempotency(c: Context<AppEnv>, required: boolean):
   }
   const body = await c.req.text();
   const fingerprint = await sha256Hex(`${c.req.method} ${c.req.path}\n${body}`);
-  const redisKey = c.var.services.keys.idempotency(c.var.principal.tenantId, key);
-  c.set("idempotency", { key, fingerprint });
-  return { key, redisKey, fingerprint };
+  const { tenantId, keyId } = c.var.principal;
+  const redisKey = c.var.services.keys.idempotency(tenantId, keyId, key);
+  c.set("idempotency", { key, credential: keyId, fingerprint });
+  return { key, redisKey, fingerprint, secret: c.var.config.jwt.signingKey };
 }
 
 /** Issues the claim synchronously (so it joins the rate limiter's pipeline); resolves to the previous value. */
@@ -70,7 +85,11 @@ export function claim(redis: Redis, c: IdempotencyClaim): Promise<Stored | null>
 }
 
 /** What to do given the previous value: undefined = we own the key, go on; else the answer to send. */
-export function decide(c: Context<AppEnv>, claimed: IdempotencyClaim, previous: Stored | null): Response | undefined {
+export async function decide(
+  c: Context<AppEnv>,
+  claimed: IdempotencyClaim,
+  previous: Stored | null,
+): Promise<Response | undefined> {
   if (!previous) return undefined;
   if (previous.fp !== claimed.fingerprint) {
     throw new AppError("idempotency_key_mismatch", {
@@ -83,17 +102,25 @@ export function decide(c: Context<AppEnv>, claimed: IdempotencyClaim, previous: 
       headers: { "Retry-After": "1" },
     });
   }
-  const headers = new Headers(previous.headers);
+  const opened = await unseal(await sealingKey(claimed.secret, sealLabel), previous.sealed ?? "", claimed.redisKey);
+  if (opened === null) {
+    // Sealed under another server key (rotated) or tampered with: the work was done, but cannot be replayed.
+    throw new AppError("idempotency_key_in_use", {
+      detail: "This Idempotency-Key was used by a completed request whose response can no longer be replayed.",
+    });
+  }
+  const stored = JSON.parse(opened) as Replay;
+  const headers = new Headers(stored.headers);
   headers.set("Idempotent-Replayed", "true");
   for (const [k, v] of c.res.headers) if (k.startsWith("ratelimit-") || k === "request-id") headers.set(k, v);
   headers.set("Request-Id", c.get("requestId"));
-  return new Response(previous.body, { status: previous.status, headers });
+  return new Response(stored.body, { status: stored.status, headers });
 }
 
-/** After the handler: store a final response for replay, or release the key for 5xx/429. */
+/** After the handler: store a final response for replay (sealed), or release the key (5xx, 429, refusals). */
 export async function finish(redis: Redis, claimed: IdempotencyClaim, res: Response | undefined): Promise<void> {
   try {
-    if (!res || res.status >= 500 || res.status === 429) {
+    if (!res || res.status >= 500 || notStored.has(res.status)) {
       await redis.del(claimed.redisKey);
       return;
     }
@@ -102,12 +129,12 @@ export async function finish(redis: Redis, claimed: IdempotencyClaim, res: Respo
       const v = res.headers.get(name);
       if (v) headers[name] = v;
     }
+    const replay: Replay = { status: res.status, headers, body: await res.clone().text() };
+    const key = await sealingKey(claimed.secret, sealLabel);
     const done: Done = {
       state: "done",
       fp: claimed.fingerprint,
-      status: res.status,
-      body: await res.clone().text(),
-      headers,
+      sealed: await seal(key, JSON.stringify(replay), claimed.redisKey),
     };
     await redis.set(claimed.redisKey, done, { ex: keepSeconds });
   } catch (err) {

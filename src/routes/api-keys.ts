@@ -74,7 +74,9 @@ const revoke = defineRoute({
   path: "/v1/api_keys/{id}",
   tags: ["API keys"],
   summary: "Revoke an API key",
-  description: "Refused at once by this instance and everywhere within 10 s; its access tokens stop working too.",
+  description:
+    "Refused at once by this instance and everywhere within 10 s, whatever happens to Redis; its access tokens stop " +
+    "working too. Idempotent: revoking a key already revoked answers 200 again.",
   permission: "api_keys:manage",
   problems: [404],
   request: { params: idParam("key", example) },

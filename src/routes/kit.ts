@@ -89,7 +89,9 @@ export function defineRoute<const R extends RouteInput>(input: R) {
     name: "Idempotency-Key",
     in: "header" as const,
     required: idem.required,
-    description: "1–255 characters; retries with the same key replay the first response for 24 h.",
+    description:
+      "1–255 characters, scoped to the credential (an API key and its access tokens); retries with the same key " +
+      "replay the first response for 24 h.",
     schema: { type: "string" as const, minLength: 1, maxLength: 255 },
   };
   return createRoute({

@@ -56,8 +56,10 @@ export async function listApiKeys(db: ScopedDb, tenantId: string, page: PageRequ
 }
 
 /**
- * Revokes a key: marks it in Postgres, then forgets it in this isolate and in Redis (tombstones), so it is refused
- * at once here and everywhere within the in-isolate TTL. 404 for an unknown or foreign key; 403 across ranks.
+ * Revokes a key: marks it in Postgres (the truth), then forgets it in this isolate and in Redis (tombstones, best
+ * effort), so it is refused at once here and everywhere within 10 s, whatever Redis does. Idempotent: revoking a key
+ * this tenant already revoked answers it again (and rewrites the tombstones, which a Redis outage may have lost).
+ * 404 for an unknown or foreign key; 403 across ranks.
  */
 export async function revokeApiKey(
   db: ScopedDb,
@@ -68,21 +70,21 @@ export async function revokeApiKey(
 ): Promise<ApiKeyRow> {
   const mine = and(eq(apiKeys.tenantId, tenantId), eq(apiKeys.id, id));
   const revocable = apiKeyRoles.filter((role) => !outranks(actor.role, role));
-  // One round trip: what the key was, and the revocation itself (only of a live key the actor may revoke). The
-  // update's own WHERE decides under concurrency: of two simultaneous revocations one updates, the other gets 404.
+  // One round trip: whether the key exists, and the revocation itself (of a key the actor may revoke; the first
+  // revocation's time is kept). Concurrent revocations of one key all update the row in turn and all answer 200.
   const [[before], [row]] = await db.batch([
-    db.db.select({ role: apiKeys.role, revokedAt: apiKeys.revokedAt }).from(apiKeys).where(mine).limit(1),
+    db.db.select({ role: apiKeys.role }).from(apiKeys).where(mine).limit(1),
     db.db
       .update(apiKeys)
-      .set({ revokedAt: new Date() })
-      .where(and(mine, isNull(apiKeys.revokedAt), inArray(apiKeys.role, revocable)))
+      .set({ revokedAt: sql`coalesce(${apiKeys.revokedAt}, ${sql.param(new Date(), apiKeys.revokedAt)})` })
+      .where(and(mine, inArray(apiKeys.role, revocable)))
       .returning(),
   ]);
   if (row) {
     await forgetApiKey(auth, row.id, row.secretHash);
     return row;
   }
-  if (before && !before.revokedAt && !revocable.includes(before.role)) {
+  if (before) {
     throw new AppError("forbidden", { detail: `A ${actor.role} key cannot revoke keys of a higher role.` });
   }
   throw new AppError("not_found", { detail: `No such API key: ${id}` });

@@ -2,9 +2,11 @@ import type { Redis } from "@upstash/redis/cloudflare";
 import { and, eq, isNull, type SQL } from "drizzle-orm";
 import type { Keys } from "../cache/keys";
 import { LruCache } from "../cache/lru";
+import { singleFlight } from "../cache/object-cache";
 import { apiKeys, tenants } from "../db/schema";
 import type { ScopedDb } from "../db/scoped-db";
 import { sha256Hex, timingSafeEqual } from "../lib/crypto";
+import { log } from "../observability/logger";
 import type { Telemetry } from "../observability/telemetry";
 import type { ApiKeyRole } from "./api-keys-core";
 
@@ -19,16 +21,22 @@ export interface Principal {
   credential: "api_key" | "jwt";
 }
 
-type Stored = Omit<Principal, "credential"> & { secretHash: string };
+/** `readAt`: when the Postgres read that produced it began (ms); every cache layer together keeps it ≤ 10 s. */
+type Stored = Omit<Principal, "credential"> & { secretHash: string; readAt: number };
 type Tombstone = { revoked: true };
 type Lookup = { by: "hash"; value: string } | { by: "id"; value: string };
 
 /**
- * In-isolate cache of key hash / key id → principal. Its TTL (10 s) is the longest a key revoked in another isolate
- * keeps working here (contract: "everywhere within 10 s"); the isolate that revokes forgets at once. Bounded.
+ * How long a principal read from Postgres may be served from any cache, this isolate's and Redis together
+ * (contract: a revoked key is refused everywhere within 10 s, whatever happened to Redis meanwhile). A revocation
+ * also writes tombstones (faster, when Redis is up), but the bound does not depend on them: if that write failed,
+ * every cached copy still dies at `readAt` + 10 s, because Redis entries expire then and the in-isolate copy lives
+ * only as long as the entry it came from had left.
  */
-const l1 = new LruCache<Stored | null>(2_000, 10_000);
-const redisTtlSeconds = 300;
+const principalMaxAgeMs = 10_000;
+/** In-isolate cache of key hash / key id → principal; the isolate that revokes forgets at once. Bounded. */
+const l1 = new LruCache<Stored | null>(2_000, principalMaxAgeMs);
+const tombstoneTtlSeconds = 300;
 const negativeTtlMs = 2_000;
 
 export interface AuthDeps {
@@ -41,6 +49,7 @@ export interface AuthDeps {
 const cacheKey = (l: Lookup) => `${l.by}:${l.value}`;
 
 async function fromDatabase(db: ScopedDb, where: SQL): Promise<Stored | null> {
+  const readAt = Date.now();
   const rows = await db.run(
     db.db
       .select({
@@ -55,19 +64,28 @@ async function fromDatabase(db: ScopedDb, where: SQL): Promise<Stored | null> {
       .where(and(where, isNull(apiKeys.revokedAt)))
       .limit(1),
   );
-  return rows[0] ?? null;
+  return rows[0] ? { ...rows[0], readAt } : null;
 }
+
+/** Milliseconds a principal read at `readAt` may still be served from a cache (0 = stale, or not ours to trust). */
+const freshFor = (s: Stored, now = Date.now()) =>
+  typeof s.readAt === "number" ? Math.min(principalMaxAgeMs, Math.max(0, s.readAt + principalMaxAgeMs - now)) : 0;
 
 /**
  * Resolves a key (by secret hash or by id) to its principal: in-isolate cache, then Redis, then Postgres (as the
  * service role: the tenant is not known yet). A Redis failure falls through to Postgres: authentication never
- * depends on the cache being up.
+ * depends on the cache being up. A cached principal older than 10 s (or from before `readAt` existed) is re-read.
+ * Concurrent misses of one key in an isolate share one read (single-flight): copies of a principal all expire at
+ * once, and without it every request in flight at that moment would go to Redis and then to Postgres.
  */
 async function lookup(deps: AuthDeps, l: Lookup): Promise<Stored | null> {
   const local = cacheKey(l);
   const cached = l1.get(local);
   if (cached !== undefined) return cached;
+  return singleFlight(`auth-lookup:${local}`, () => uncached(deps, l, local)).value;
+}
 
+async function uncached(deps: AuthDeps, l: Lookup, local: string): Promise<Stored | null> {
   const redisKey = deps.keys.auth(local);
   let stored: Stored | null | undefined;
   const redis = deps.redis;
@@ -75,17 +93,23 @@ async function lookup(deps: AuthDeps, l: Lookup): Promise<Stored | null> {
     try {
       const read = () => redis.get<Stored | Tombstone>(redisKey);
       const hit = await (deps.telemetry ? deps.telemetry.redis(read) : read());
-      if (hit) stored = "revoked" in hit ? null : hit;
+      if (hit) stored = "revoked" in hit ? null : freshFor(hit) > 0 ? hit : undefined;
     } catch {
       stored = undefined;
     }
   }
   if (stored === undefined) {
     stored = await fromDatabase(deps.db, l.by === "hash" ? eq(apiKeys.secretHash, l.value) : eq(apiKeys.id, l.value));
-    // NX: never overwrite a revocation tombstone written while we were reading Postgres.
-    if (stored && redis) redis.set(redisKey, stored, { ex: redisTtlSeconds, nx: true }).catch(() => {});
+    // NX: never overwrite a revocation tombstone written while we were reading Postgres. PX: the entry dies when
+    // this read is 10 s old, whoever reads it in between.
+    const ttl = stored ? freshFor(stored) : 0;
+    if (stored && redis && ttl > 0) redis.set(redisKey, stored, { px: ttl, nx: true }).catch(() => {});
   }
-  l1.set(local, stored, stored ? undefined : negativeTtlMs);
+  if (stored === null) l1.set(local, null, negativeTtlMs);
+  else {
+    const ttl = freshFor(stored);
+    if (ttl > 0) l1.set(local, stored, ttl);
+  }
   return stored;
 }
 
@@ -126,15 +150,26 @@ export async function keyForClientCredentials(
 /**
  * Forgets a revoked key everywhere we can reach at once: this isolate's cache, and Redis, where a tombstone (not a
  * delete) stops a concurrent lookup that read Postgres before the revocation from caching the key again. Other
- * isolates drop it within their 10 s TTL.
+ * isolates drop it within 10 s. Best effort: Postgres already holds the revocation, and the 10 s bound holds without
+ * the tombstones (see `principalMaxAgeMs`), so a Redis outage does not fail the revocation.
  */
 export async function forgetApiKey(deps: AuthDeps, keyId: string, secretHash: string): Promise<void> {
   const tombstone: Tombstone = { revoked: true };
-  for (const l of [
+  const lookups: Lookup[] = [
     { by: "hash", value: secretHash },
     { by: "id", value: keyId },
-  ] as Lookup[]) {
-    l1.set(cacheKey(l), null, 10_000);
-    if (deps.redis) await deps.redis.set(deps.keys.auth(cacheKey(l)), tombstone, { ex: redisTtlSeconds });
+  ];
+  for (const l of lookups) l1.set(cacheKey(l), null, principalMaxAgeMs);
+  const redis = deps.redis;
+  if (!redis) return;
+  try {
+    await Promise.all(
+      lookups.map((l) => redis.set(deps.keys.auth(cacheKey(l)), tombstone, { ex: tombstoneTtlSeconds })),
+    );
+  } catch (err) {
+    log.warn("revocation tombstones not written; cached copies expire within 10 s", {
+      key_id: keyId,
+      error_message: (err as Error).message,
+    });
   }
 }

@@ -6,7 +6,14 @@ import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { checkViolation, pgCode, pgConstraint, uniqueViolation } from "../lib/pg-errors";
 import type { PaymentRow } from "../models/payment";
-import { existingForKey, type Idempotency } from "./idempotent-rows";
+import {
+  existingForKey,
+  findForKey,
+  type Idempotency,
+  idempotencyColumns,
+  keyAlreadyUsed,
+  keyUnusedFor,
+} from "./idempotent-rows";
 import { type OutboxRow, outboxInsert } from "./outbox";
 import { keyset, type Page, type PageRequest, toPage } from "./pagination";
 
@@ -62,8 +69,9 @@ export type CreateResult =
 /**
  * Accepts a payment: in ONE batch, checks the order (this tenant's, pending, amount/currency as given), inserts the
  * payment `processing` with the order's amount, and writes the outbox row that asks the queue to charge it. The
- * unique (tenant_id, idempotency_key) index makes a retry with the same key return the first payment even when
- * Redis (the usual idempotency store) is down; a different request under that key is a 422.
+ * unique (tenant_id, idempotency_credential, idempotency_key) index makes a retry with the same key by the same
+ * credential return the first payment even when Redis (the usual idempotency store) is down; a different request
+ * under that key is a 422, and another credential's key is another key.
  */
 export async function createPayment(
   db: ScopedDb,
@@ -94,7 +102,8 @@ export async function createPayment(
   const message = { kind: "payment" as const, paymentId: id, tenantId };
   const box = outboxInsert(db, tenantId, message);
   try {
-    const [, , , [payment]] = await db.batch([
+    const [, , , , [payment]] = await db.batch([
+      keyUnusedFor(db, payments, tenantId, idem),
       requireThat(db.db, sql`exists(${exists})`, "order"),
       requireThat(db.db, sql`exists(${pending})`, "order_state"),
       requireThat(db.db, sql`exists(${matches})`, "order_amount"),
@@ -108,8 +117,7 @@ export async function createPayment(
           currency: fromOrder(orders.currency) as unknown as string,
           status: "processing",
           paymentMethod: input.payment_method,
-          idempotencyKey: idem.key,
-          requestFingerprint: idem.fingerprint,
+          ...idempotencyColumns(idem),
           createdAt: now,
           updatedAt: now,
         })
@@ -119,10 +127,13 @@ export async function createPayment(
     if (!payment) throw new Error("insert returned no payment");
     return { kind: "created", payment, outbox: box.row };
   } catch (err) {
-    if (pgCode(err) === uniqueViolation && pgConstraint(err) === "payments_tenant_idempotency_key") {
+    if (keyAlreadyUsed(err, payments)) {
       return { kind: "replayed", payment: await existingForKey(db, payments, tenantId, idem) };
     }
     if (pgCode(err) === uniqueViolation && pgConstraint(err) === "payments_order_active_key") {
+      // Two first requests under one key (Redis down): the winner's row may hit the order's index before the key's.
+      const same = await findForKey(db, payments, tenantId, idem);
+      if (same) return { kind: "replayed", payment: same };
       throw new AppError("conflict", { detail: "This order already has a payment that is processing or succeeded." });
     }
     if (pgCode(err) === checkViolation) {

@@ -4,9 +4,9 @@ import { payments, refunds } from "../db/schema";
 import type { ScopedDb } from "../db/scoped-db";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
-import { checkViolation, pgCode, pgConstraint, uniqueViolation } from "../lib/pg-errors";
+import { checkViolation, pgCode } from "../lib/pg-errors";
 import type { RefundRow } from "../models/refund";
-import { existingForKey, type Idempotency } from "./idempotent-rows";
+import { existingForKey, type Idempotency, idempotencyColumns, keyAlreadyUsed, keyUnusedFor } from "./idempotent-rows";
 import { type OutboxRow, outboxInsert } from "./outbox";
 
 export type RefundCreateResult =
@@ -47,7 +47,8 @@ export async function createRefund(
   const refundAmount = amount ?? sql`(select ${left} from ${payments} where ${mine})`;
   const box = outboxInsert(db, tenantId, { kind: "refund", refundId: id, tenantId });
   try {
-    const [, , , [refund]] = await db.batch([
+    const [, , , , [refund]] = await db.batch([
+      keyUnusedFor(db, refunds, tenantId, idem),
       requireThat(db.db, sql`exists(${exists})`, "payment"),
       requireThat(db.db, sql`exists(${succeeded})`, "payment_state"),
       requireThat(db.db, sql`exists(${fits})`, "amount"),
@@ -59,8 +60,7 @@ export async function createRefund(
           paymentId,
           amount: refundAmount as number,
           status: "pending",
-          idempotencyKey: idem.key,
-          requestFingerprint: idem.fingerprint,
+          ...idempotencyColumns(idem),
           createdAt: now,
           updatedAt: now,
         })
@@ -77,7 +77,7 @@ export async function createRefund(
     if (!refund) throw new Error("insert returned no refund");
     return { kind: "created", refund, outbox: box.row };
   } catch (err) {
-    if (pgCode(err) === uniqueViolation && pgConstraint(err) === "refunds_tenant_idempotency_key") {
+    if (keyAlreadyUsed(err, refunds)) {
       return { kind: "replayed", refund: await existingForKey(db, refunds, tenantId, idem) };
     }
     if (pgCode(err) === checkViolation) throw tooLarge();

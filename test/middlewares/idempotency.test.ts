@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { createOrderVia } from "../support/fixtures";
 import { call, callDirect, json, problemOf } from "../support/http";
-import { standIn, withFault } from "../support/standins";
-import { createTestTenant, type TestTenant } from "../support/tenants";
+import { rawRedis, standIn, withFault } from "../support/standins";
+import { addKey, createTestTenant, type TestTenant } from "../support/tenants";
 
 let t: TestTenant;
 beforeAll(async () => {
@@ -94,7 +95,7 @@ describe("Idempotency-Key", () => {
     const responses = await Promise.all(Array.from({ length: 50 }, () => createUser(key, body)));
     const statuses = responses.map((r) => r.status);
     expect(statuses.filter((s) => s === 201).length).toBeGreaterThanOrEqual(1);
-    expect(statuses.every((s) => s === 201 || s === 409)).toBe(true);
+    expect(statuses.filter((s) => s !== 201 && s !== 409)).toEqual([]);
     const created = responses.filter((r) => r.status === 201 && r.headers.get("Idempotent-Replayed") === null);
     expect(created).toHaveLength(1);
     expect(await countUsers(body.email)).toBe(1);
@@ -120,5 +121,85 @@ describe("Idempotency-Key", () => {
       createUser(undefined, { email: "idem8@example.com", name: "I" }),
     );
     expect(without.status).toBe(201);
+  });
+});
+
+/** The raw values of this tenant's idempotency records, read from Redis without the app's code in between. */
+async function rawRecords(tenantId: string): Promise<string[]> {
+  const { redis, prefix } = rawRedis();
+  const keys = await redis.keys(`${prefix}t:${tenantId}:idem:*`);
+  return Promise.all(keys.map(async (k) => String(await redis.get(k))));
+}
+
+describe("stored responses keep no secret in clear (issue #11, finding 4)", () => {
+  it("an API key's sk_ and a webhook endpoint's whsec_ are sealed at rest and replayed intact", async () => {
+    const tenant = await createTestTenant();
+    const send = (path: string, body: unknown, key: string) =>
+      call(path, json("POST", body, { ...tenant.auth, "Idempotency-Key": key }));
+    const keyBody = { name: "sealed", role: "viewer" };
+    const hookBody = { url: "https://hooks.example.com/sealed", events: ["payment.succeeded"] };
+    const [k1, k2] = [crypto.randomUUID(), crypto.randomUUID()];
+    const minted = await send("/v1/api_keys", keyBody, k1);
+    const hook = await send("/v1/webhook_endpoints", hookBody, k2);
+    expect([minted.status, hook.status]).toEqual([201, 201]);
+    const secrets = [
+      ((await minted.json()) as { secret: string }).secret,
+      ((await hook.json()) as { secret: string }).secret,
+    ];
+    expect(secrets[0]).toMatch(/^sk_test_/);
+    expect(secrets[1]).toMatch(/^whsec_/);
+
+    const raw = await rawRecords(tenant.tenantId);
+    expect(raw).toHaveLength(2);
+    for (const value of raw) {
+      expect(value).not.toMatch(/sk_(test|live)_|whsec_/);
+      for (const secret of secrets) expect(value).not.toContain((secret as string).replace(/^(sk_test_|whsec_)/, ""));
+    }
+
+    const replayedKey = await send("/v1/api_keys", keyBody, k1);
+    const replayedHook = await send("/v1/webhook_endpoints", hookBody, k2);
+    expect(replayedKey.headers.get("Idempotent-Replayed")).toBe("true");
+    expect(replayedHook.headers.get("Idempotent-Replayed")).toBe("true");
+    expect(((await replayedKey.json()) as { secret: string }).secret).toBe(secrets[0]);
+    expect(((await replayedHook.json()) as { secret: string }).secret).toBe(secrets[1]);
+  });
+});
+
+describe("refusals before the operation began are not stored (issue #11, finding 13)", () => {
+  it("a 400 validation failure does not hold the key: the corrected retry with the same key runs", async () => {
+    const key = crypto.randomUUID();
+    const bad = await createUser(key, { email: "not-an-email", name: "I" });
+    expect(bad.status).toBe(400);
+    const fixed = await createUser(key, { email: "idem13@example.com", name: "I" });
+    expect(fixed.status).toBe(201);
+    expect(fixed.headers.get("Idempotent-Replayed")).toBeNull();
+    expect(await countUsers("idem13@example.com")).toBe(1);
+    // The completed request holds the key now: the same body replays, another body is a 422.
+    expect((await createUser(key, { email: "idem13@example.com", name: "I" })).headers.get("Idempotent-Replayed")).toBe(
+      "true",
+    );
+    expect((await createUser(key, { email: "idem13b@example.com", name: "I" })).status).toBe(422);
+  });
+
+  it("a 403 from the operation's own authorization (an admin minting an owner key) is not stored either", async () => {
+    const admin = await addKey(t.tenantId, "admin");
+    const key = crypto.randomUUID();
+    const send = (role: string) =>
+      call("/v1/api_keys", json("POST", { name: "x", role }, { ...admin.auth, "Idempotency-Key": key }));
+    expect((await send("owner")).status).toBe(403);
+    const fixed = await send("viewer");
+    expect(fixed.status).toBe(201);
+    expect(fixed.headers.get("Idempotent-Replayed")).toBeNull();
+  });
+
+  it("a 400 on a payment (Postgres-side key too) does not hold the key", async () => {
+    const key = crypto.randomUUID();
+    const pay = (body: unknown) => call("/v1/payments", json("POST", body, { ...t.auth, "Idempotency-Key": key }));
+    const bad = await pay({ order_id: "ord_00000000000000000000000000", payment_method: "pm_card_visa" });
+    expect(bad.status).toBe(400);
+    const { orderId } = await createOrderVia(t);
+    const fixed = await pay({ order_id: orderId, payment_method: "pm_card_visa" });
+    expect(fixed.status).toBe(202);
+    expect(fixed.headers.get("Idempotent-Replayed")).toBeNull();
   });
 });

@@ -545,41 +545,66 @@ const cases: Case[] = [
           db,
           f.tenant,
           { order_id: f.order, payment_method: "pm_card_visa", amount: 1000 },
-          { key: "k", fingerprint: "f" },
+          { key: "k", credential: "key_x", fingerprint: "f" },
         ),
       ),
-    pick: [0, 2],
+    pick: [0, 3],
     index: ["orders_pkey", "orders_tenant_id_idx"],
   },
   {
     name: "POST /v1/payments replay (Idempotency-Key, after the unique violation)",
     scope: "tenant",
-    failFirst: { code: "23505", constraint: "payments_tenant_idempotency_key" },
+    failFirst: { code: "23505", constraint: "payments_tenant_credential_idempotency_key" },
     run: (db, f) =>
       recordOnly(
         createPayment(
           db,
           f.tenant,
           { order_id: f.order, payment_method: "pm_card_visa" },
-          { key: "idem_1", fingerprint: "" },
+          { key: "idem_1", credential: "key_x", fingerprint: "" },
         ),
       ),
-    index: "payments_tenant_idempotency_key",
+    index: "payments_tenant_credential_idempotency_key",
+  },
+  {
+    name: "POST /v1/payments (guard: the key has no row of this credential or from before 0008)",
+    scope: "tenant",
+    run: (db, f) =>
+      recordOnly(
+        createPayment(
+          db,
+          f.tenant,
+          { order_id: f.order, payment_method: "pm_card_visa" },
+          { key: "k", credential: "key_x", fingerprint: "f" },
+        ),
+      ),
+    pick: [0, 0],
+    index: "payments_tenant_credential_idempotency_key",
   },
   // Refunds
   {
     name: "POST /v1/payments/{id}/refunds (guards: payment succeeded, amount left)",
     scope: "tenant",
-    run: (db, f) => recordOnly(createRefund(db, f.tenant, f.payment, 100, { key: "k", fingerprint: "f" })),
-    pick: [0, 2],
+    run: (db, f) =>
+      recordOnly(createRefund(db, f.tenant, f.payment, 100, { key: "k", credential: "key_x", fingerprint: "f" })),
+    pick: [0, 3],
     index: ["payments_pkey", "payments_tenant_id_idx"],
   },
   {
     name: "POST /v1/payments/{id}/refunds replay (Idempotency-Key)",
     scope: "tenant",
-    failFirst: { code: "23505", constraint: "refunds_tenant_idempotency_key" },
-    run: (db, f) => recordOnly(createRefund(db, f.tenant, f.payment, 100, { key: "ridem_1", fingerprint: "" })),
-    index: "refunds_tenant_idempotency_key",
+    failFirst: { code: "23505", constraint: "refunds_tenant_credential_idempotency_key" },
+    run: (db, f) =>
+      recordOnly(createRefund(db, f.tenant, f.payment, 100, { key: "ridem_1", credential: "key_x", fingerprint: "" })),
+    index: "refunds_tenant_credential_idempotency_key",
+  },
+  {
+    name: "POST /v1/payments/{id}/refunds (guard: the key has no row of this credential or from before 0008)",
+    scope: "tenant",
+    run: (db, f) =>
+      recordOnly(createRefund(db, f.tenant, f.payment, 100, { key: "k", credential: "key_x", fingerprint: "f" })),
+    pick: [0, 0],
+    index: "refunds_tenant_credential_idempotency_key",
   },
   // Events
   {

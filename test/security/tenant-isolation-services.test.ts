@@ -24,7 +24,7 @@ import { bodyOf, seedWorld, type World } from "./helpers";
 
 const db = ScopedDb.forService(testDb());
 const page = { limit: 100 };
-const idem = () => ({ key: crypto.randomUUID(), fingerprint: "security-test" });
+const idem = () => ({ key: crypto.randomUUID(), credential: "key_security_test", fingerprint: "security-test" });
 
 let a: World;
 let b: World;

@@ -1,4 +1,5 @@
 import { env } from "cloudflare:workers";
+import { Redis } from "@upstash/redis/cloudflare";
 
 export type FaultMode = "none" | "refuse" | "hang" | "error";
 export interface StandInStats {
@@ -35,4 +36,19 @@ export async function withFault<T>(name: "neon" | "upstash", mode: FaultMode, fn
   } finally {
     await s.fault("none");
   }
+}
+
+/**
+ * A client of the test run's Redis (through the Upstash stand-in, under the run's prefix) that returns values as
+ * stored, without the app's code in between: for tests that inspect or plant what the app keeps in Redis.
+ */
+export function rawRedis() {
+  const bindings = env as unknown as Record<string, string>;
+  const redis = new Redis({
+    url: bindings.UPSTASH_REDIS_REST_URL as string,
+    token: bindings.UPSTASH_REDIS_REST_TOKEN as string,
+    automaticDeserialization: false,
+    enableAutoPipelining: false,
+  });
+  return { redis, prefix: bindings.REDIS_PREFIX as string };
 }
