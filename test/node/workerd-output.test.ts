@@ -33,6 +33,20 @@ describe("workerd output filter", () => {
     expect(filter.unexplained()).toEqual([]);
   });
 
+  it("drops the internal-error lines of a failed DNS lookup, but not an internal error on its own", () => {
+    const { out, stream } = sink();
+    const filter = filterWorkerdOutput([stream]);
+    const internal = "uncaught exception; source = Uncaught (in promise); stack = Error: internal error; reference = abc123";
+    stream.write("e = kj/async-io-unix.c++:1298: failed: DNS lookup failed.; params.host = hooks.example.com\n");
+    stream.write(`${stack}\n${internal}\n`);
+    stream.write(`${internal}\n`); // a third line: no DNS failure explains this one
+    stream.write(`${internal}\n`);
+    filter.restore();
+    expect(filter.hidden()).toBe(3);
+    expect(filter.unexplained()).toEqual([internal]);
+    expect(out.join("")).toBe(`${internal}\n`);
+  });
+
   it("keeps any other uncaught exception on screen and reports it", () => {
     const { out, stream } = sink();
     const filter = filterWorkerdOutput([stream]);

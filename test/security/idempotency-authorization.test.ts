@@ -18,11 +18,12 @@ import { accessToken, bodyOf, expectProblem, publicHookUrl, seedWorld, type Worl
 
 type Role = "owner" | "admin" | "developer" | "viewer";
 const strongestFirst: Role[] = ["owner", "admin", "developer", "viewer"];
+/** The permissions POST operations need that each role holds (every role reads events: stream tickets). */
 const writes: Record<Role, string[]> = {
-  viewer: [],
-  developer: ["users:write", "orders:write", "payments:write", "webhooks:write"],
-  admin: ["users:write", "orders:write", "payments:write", "webhooks:write", "api_keys:manage"],
-  owner: ["users:write", "orders:write", "payments:write", "webhooks:write", "api_keys:manage"],
+  viewer: ["events:read"],
+  developer: ["events:read", "users:write", "orders:write", "payments:write", "webhooks:write"],
+  admin: ["events:read", "users:write", "orders:write", "payments:write", "webhooks:write", "api_keys:manage"],
+  owner: ["events:read", "users:write", "orders:write", "payments:write", "webhooks:write", "api_keys:manage"],
 };
 
 type Request = { path: string; body: unknown };
@@ -52,6 +53,7 @@ const requests: Record<string, (w: World, stronger: Role) => Promise<Request>> =
   "POST /v1/payments/{id}/refunds": async (w) => ({ path: `/v1/payments/${w.paymentId}/refunds`, body: { amount: 1 } }),
   "POST /v1/events/{id}/redeliver": async (w) => ({ path: `/v1/events/${w.eventId}/redeliver`, body: undefined }),
   "POST /v1/api_keys": async (_w, stronger) => ({ path: "/v1/api_keys", body: { name: "replay", role: stronger } }),
+  "POST /v1/stream_tickets": async () => ({ path: "/v1/stream_tickets", body: undefined }),
   "POST /v1/webhook_endpoints": async () => ({
     path: "/v1/webhook_endpoints",
     body: { url: publicHookUrl, events: ["payment.succeeded"] },

@@ -8,6 +8,13 @@
  *   uncaught exception; exception = workerd/jsg/…/value.h:1480: disconnected: jsg.Error: Network connection lost.
  *   exception = workerd/api/web-socket.c++:821: disconnected: WebSocket peer disconnected
  *
+ * and a webhook delivery to a name that does not resolve here (`hooks.example.com`: no DNS offline) adds
+ *
+ *   exception = kj/async-io-unix.c++:1298: failed: DNS lookup failed.; params.host = …
+ *   uncaught exception; source = Uncaught (in promise); stack = Error: internal error; reference = …
+ *
+ * (the "internal error" lines are dropped only while a DNS failure was just seen).
+ *
  * workerd logs these at `info` level even when the Worker's code catches the rejection: `try { await fetch(refused) }
  * catch {}` in a bare Miniflare with `verbose: true` prints the same three lines, and without `verbose` prints
  * nothing. They are diagnostics of handled failures, so this filter drops exactly those shapes (and the
@@ -20,6 +27,12 @@ const noise = [
   /^uncaught exception; source = Uncaught \(in promise\); stack = Error: Network connection lost\.$/,
   /^uncaught exception; exception = workerd\/jsg\/\S+: disconnected: jsg\.Error: Network connection lost\.$/,
   /^exception = workerd\/api\/web-socket\.c\+\+:\d+: disconnected: WebSocket peer disconnected$/,
+];
+/** A failed DNS lookup, and the "internal error" lines workerd prints for the same failure. */
+const dnsFailure = /^(?:exception|e) = kj\/async-io-unix\.c\+\+:\d+: failed: DNS lookup failed\./;
+const internalError = [
+  /^uncaught exception; source = Uncaught \(in promise\); stack = Error: internal error; reference = \w+$/,
+  /^uncaught exception; exception = workerd\/jsg\/\S+: failed: jsg\.Error: internal error; reference = \w+$/,
 ];
 /** workerd's symbolized stack line that follows each diagnostic. */
 const stackLine = /^stack:( \S+workerd@[0-9a-f]+)+$/;
@@ -47,6 +60,8 @@ export function filterWorkerdOutput(streams: Writable[] = [process.stdout, proce
     const original = stream.write.bind(stream) as Write;
     originals.push([stream, stream.write]);
     let afterNoise = false;
+    let dnsPending = 0; // "internal error" lines still expected for DNS failures seen
+
     stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
       const text = typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8");
       // The pool writes one diagnostic per call, ending in "\n"; other output passes through untouched.
@@ -54,7 +69,14 @@ export function filterWorkerdOutput(streams: Writable[] = [process.stdout, proce
       const kept: string[] = [];
       for (const [i, line] of lines.entries()) {
         const last = i === lines.length - 1;
-        if (noise.some((re) => re.test(line))) {
+        if (noise.some((re) => re.test(line)) || dnsFailure.test(line)) {
+          if (dnsFailure.test(line)) dnsPending = 2;
+          hidden++;
+          afterNoise = true;
+          continue;
+        }
+        if (dnsPending > 0 && internalError.some((re) => re.test(line))) {
+          dnsPending--;
           hidden++;
           afterNoise = true;
           continue;
