@@ -6,7 +6,7 @@ import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { checkViolation, pgCode, pgConstraint, uniqueViolation } from "../lib/pg-errors";
 import type { PaymentRow } from "../models/payment";
-import { existingForKey, type Idempotency } from "./idempotent-rows";
+import { existingForKey, type Idempotency, keyTaken, requireNewKey } from "./idempotent-rows";
 import { type OutboxRow, outboxInsert } from "./outbox";
 import { keyset, type Page, type PageRequest, toPage } from "./pagination";
 
@@ -60,10 +60,28 @@ export type CreateResult =
   | { kind: "replayed"; payment: PaymentRow };
 
 /**
- * Accepts a payment: in ONE batch, checks the order (this tenant's, pending, amount/currency as given), inserts the
- * payment `processing` with the order's amount, and writes the outbox row that asks the queue to charge it. The
- * unique (tenant_id, idempotency_key) index makes a retry with the same key return the first payment even when
- * Redis (the usual idempotency store) is down; a different request under that key is a 422.
+ * The payment as the request that created it answered (202, `processing`): a replay gets that same body, as the
+ * Redis path replays the stored one, not the payment's state since.
+ */
+export function asCreated(row: PaymentRow): PaymentRow {
+  return {
+    ...row,
+    status: "processing",
+    failureCode: null,
+    amountRefunded: 0,
+    amountRefundRequested: 0,
+    attempts: 0,
+    updatedAt: row.createdAt,
+  };
+}
+
+/**
+ * Accepts a payment: in ONE batch, looks the Idempotency-Key up first (a replay is answered from it, whatever the
+ * order became since), checks the order (this tenant's, pending, amount/currency as given), inserts the payment
+ * `processing` with the order's amount, and writes the outbox row that asks the queue to charge it. The key lives
+ * in Postgres too (unique (tenant_id, idempotency_key)), so a retry returns the first payment even when Redis (the
+ * usual idempotency store) is down; a different request under that key is a 422. Inserting the payment locks the
+ * order row (trigger, migrations/0007), so a concurrent cancel either wins before it (409 here) or after (409 there).
  */
 export async function createPayment(
   db: ScopedDb,
@@ -94,7 +112,8 @@ export async function createPayment(
   const message = { kind: "payment" as const, paymentId: id, tenantId };
   const box = outboxInsert(db, tenantId, message);
   try {
-    const [, , , [payment]] = await db.batch([
+    const [, , , , [payment]] = await db.batch([
+      requireNewKey(db, payments, tenantId, idem),
       requireThat(db.db, sql`exists(${exists})`, "order"),
       requireThat(db.db, sql`exists(${pending})`, "order_state"),
       requireThat(db.db, sql`exists(${matches})`, "order_amount"),
@@ -119,8 +138,8 @@ export async function createPayment(
     if (!payment) throw new Error("insert returned no payment");
     return { kind: "created", payment, outbox: box.row };
   } catch (err) {
-    if (pgCode(err) === uniqueViolation && pgConstraint(err) === "payments_tenant_idempotency_key") {
-      return { kind: "replayed", payment: await existingForKey(db, payments, tenantId, idem) };
+    if (keyTaken(err, "payments_tenant_idempotency_key")) {
+      return { kind: "replayed", payment: asCreated(await existingForKey(db, payments, tenantId, idem)) };
     }
     if (pgCode(err) === uniqueViolation && pgConstraint(err) === "payments_order_active_key") {
       throw new AppError("conflict", { detail: "This order already has a payment that is processing or succeeded." });

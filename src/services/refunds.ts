@@ -4,9 +4,9 @@ import { payments, refunds } from "../db/schema";
 import type { ScopedDb } from "../db/scoped-db";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
-import { checkViolation, pgCode, pgConstraint, uniqueViolation } from "../lib/pg-errors";
+import { checkViolation, pgCode } from "../lib/pg-errors";
 import type { RefundRow } from "../models/refund";
-import { existingForKey, type Idempotency } from "./idempotent-rows";
+import { existingForKey, type Idempotency, keyTaken, requireNewKey } from "./idempotent-rows";
 import { type OutboxRow, outboxInsert } from "./outbox";
 
 export type RefundCreateResult =
@@ -20,7 +20,8 @@ const tooLarge = () =>
   });
 
 /**
- * Requests a refund of a succeeded payment (default: all that is left) in ONE batch: the refund row, the payment's
+ * Requests a refund of a succeeded payment (default: all that is left) in ONE batch: the Idempotency-Key looked up
+ * first (a replay is answered from it, even once the payment is fully refunded), the refund row, the payment's
  * `amount_refund_requested` raised by the same amount, and the outbox row. The database refuses a total above the
  * payment's amount (CHECK constraint), so concurrent refunds cannot over-refund whatever the code does.
  */
@@ -47,7 +48,8 @@ export async function createRefund(
   const refundAmount = amount ?? sql`(select ${left} from ${payments} where ${mine})`;
   const box = outboxInsert(db, tenantId, { kind: "refund", refundId: id, tenantId });
   try {
-    const [, , , [refund]] = await db.batch([
+    const [, , , , [refund]] = await db.batch([
+      requireNewKey(db, refunds, tenantId, idem),
       requireThat(db.db, sql`exists(${exists})`, "payment"),
       requireThat(db.db, sql`exists(${succeeded})`, "payment_state"),
       requireThat(db.db, sql`exists(${fits})`, "amount"),
@@ -77,8 +79,10 @@ export async function createRefund(
     if (!refund) throw new Error("insert returned no refund");
     return { kind: "created", refund, outbox: box.row };
   } catch (err) {
-    if (pgCode(err) === uniqueViolation && pgConstraint(err) === "refunds_tenant_idempotency_key") {
-      return { kind: "replayed", refund: await existingForKey(db, refunds, tenantId, idem) };
+    if (keyTaken(err, "refunds_tenant_idempotency_key")) {
+      const row = await existingForKey(db, refunds, tenantId, idem);
+      // The body the original request got (202, `pending`), as the Redis path replays it.
+      return { kind: "replayed", refund: { ...row, status: "pending", failureCode: null, updatedAt: row.createdAt } };
     }
     if (pgCode(err) === checkViolation) throw tooLarge();
     mapRequirement(err, {
