@@ -41,6 +41,10 @@ export const usage = `Usage: npm run bench -- [options]
   --fuzz N              fuzz requests (default 10000; --quick 2000)
   --fuzz-seed S         fuzz seed (default $FUZZ_SEED, else random; printed either way)
   --workload-seed S     seed of the cache workload and the duplicate-key order (default 1)
+  --money-ops N         operations of the model-based money run, 20 at a time (default 10000; --quick 2000)
+  --money-seed S        its program's seed (default $MONEY_SEED, else random; printed either way)
+
+  The money model alone: npm run bench -- --scenarios none --payments 2 --studies money [--money-ops N]
 `;
 
 function num(name: string, v: string | undefined, fallback: number, min = 0): number {
@@ -81,6 +85,8 @@ export function parseCli(argv: string[]): CliOptions {
       fuzz: { type: "string" },
       "fuzz-seed": { type: "string" },
       "workload-seed": { type: "string" },
+      "money-ops": { type: "string" },
+      "money-seed": { type: "string" },
     },
     strict: true,
   });
@@ -106,7 +112,7 @@ export function parseCli(argv: string[]): CliOptions {
       connections: Math.round(num("latency-connections", values["latency-connections"], 10, 1)),
     },
     latencies,
-    scenarios: list(values.scenarios),
+    scenarios: values.scenarios === "none" ? [] : list(values.scenarios),
     seed: { ...defaultSeedCounts, payments: Math.round(num("payments", values.payments, quick ? 10_000 : 30_000, 2)) },
     minify: !values["no-minify"],
     entry,
@@ -145,6 +151,11 @@ function studySettings(values: Record<string, string | boolean | undefined>, qui
       requests: count("fuzz", 10_000, 2_000),
       seed: seedFrom(str("fuzz-seed") ?? process.env.FUZZ_SEED),
       concurrency: 16,
+    },
+    money: {
+      operations: count("money-ops", 10_000, 2_000),
+      concurrency: 20,
+      seed: seedFrom(str("money-seed") ?? process.env.MONEY_SEED),
     },
   };
 }

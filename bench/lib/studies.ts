@@ -4,6 +4,7 @@ import { type CacheStudy, cacheStudy } from "./cache-study";
 import { type FuzzResult, runFuzz } from "./fuzz/run";
 import { fuzzWorld } from "./fuzz/world";
 import type { LoadGenerator } from "./load";
+import { type MoneyRunResult, moneyModelStudy } from "./money-model";
 import { type DuplicateKeys, duplicateKeys, type QueueThroughput, queueThroughput } from "./queue-study";
 import type { Stack } from "./stack";
 import { type StudyContext, studyContext } from "./study";
@@ -14,7 +15,7 @@ import { queueConsumersFrom } from "./worker-config";
  * wrangler.toml), then the studies, each on its own tenant. Runs after the request scenarios so their numbers stay
  * comparable with earlier runs (no consumer competing for the isolate there).
  */
-export const studyNames = ["queue", "duplicates", "cache", "fuzz"] as const;
+export const studyNames = ["queue", "duplicates", "cache", "fuzz", "money"] as const;
 export type StudyName = (typeof studyNames)[number];
 
 export interface StudySettings {
@@ -23,6 +24,7 @@ export interface StudySettings {
   queue: { payments: number; connections: number };
   duplicates: { requests: number; duplicateShare: number; connections: number; seed: number };
   fuzz: { requests: number; seed: number; concurrency: number };
+  money: { operations: number; concurrency: number; seed: number };
 }
 
 export type Skip = { skip: string };
@@ -36,6 +38,7 @@ export interface StudiesReport {
   duplicates?: DuplicateKeys | Skip;
   cache?: CacheStudy | Skip;
   fuzz?: FuzzResult | Skip;
+  money?: MoneyRunResult | Skip;
   /** Error-level lines the Worker logged during the studies (the last 200): the server side of any 5xx. */
   workerErrors: string[];
   seconds: number;
@@ -78,6 +81,7 @@ export async function runStudies(
     ctx.log(`fuzz: seed ${settings.fuzz.seed} (replay: --fuzz-seed ${settings.fuzz.seed})`);
     return runFuzz(stack.appUrl, world, { ...settings.fuzz, log: ctx.log });
   });
+  await run("money", () => moneyModelStudy(ctx, { ...settings.money, timeoutMs: 180_000 }));
   const logged = stack.logs.errorCount - errorsBefore;
   report.workerErrors = logged > 0 ? stack.logs.errors.slice(-Math.min(logged, stack.logs.errors.length)) : [];
   report.seconds = (Date.now() - started) / 1000;
@@ -92,13 +96,18 @@ export function estimateStudySeconds(s: StudySettings): number {
     (has("queue") ? 5 + s.queue.payments / 70 : 0) +
     (has("duplicates") ? 5 + s.duplicates.requests / 70 : 0) +
     (has("cache") ? 10 + (s.cache.perPhase * 3) / 1_000 : 0) +
-    (has("fuzz") ? 5 + s.fuzz.requests / 600 : 0)
+    (has("fuzz") ? 5 + s.fuzz.requests / 600 : 0) +
+    (has("money") ? 20 + s.money.operations / 40 : 0)
   );
 }
 
 function summary(v: unknown): string {
   if (isSkipped(v)) return `skipped: ${v.skip}`;
-  const r = v as Partial<QueueThroughput & DuplicateKeys & CacheStudy & FuzzResult>;
+  const r = v as Partial<QueueThroughput & DuplicateKeys & CacheStudy & FuzzResult & MoneyRunResult>;
+  if (r.violations !== undefined) {
+    const head = `${r.operations} operations (${r.requests} requests) at ${r.concurrency}-way, seed ${r.seed}`;
+    return r.violations.length ? `${head}: FAILED: ${r.violations.slice(0, 3).join("; ")}` : `${head}: invariants hold`;
+  }
   if (r.paymentsPerSecond !== undefined) {
     return `${r.paymentsPerSecond.toFixed(1)} payments/s end to end, create→settled p50 ${r.settle?.p50.toFixed(0)} ms`;
   }
