@@ -182,6 +182,15 @@ export function acceptance(r: Pick<BenchReport, "passes" | "ratios" | "studies">
     measured: dup ? `${dup.left} left processing after ${dup.waitSeconds.toFixed(1)} s` : "not measured",
     met: dup ? dup.left === 0 : undefined,
   });
+  const money = ok(r.studies?.money);
+  rows.push({
+    target: "money model: 10 000 operations at 20-way concurrency, every invariant holds on the database",
+    measured: money
+      ? `${money.operations.toLocaleString("en-US")} operations at ${money.concurrency}-way: ` +
+        `${money.violations.length} violations`
+      : "not measured",
+    met: money ? money.violations.length === 0 && money.operations >= 10_000 && money.concurrency >= 20 : undefined,
+  });
   return rows;
 }
 
