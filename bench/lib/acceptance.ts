@@ -194,6 +194,15 @@ export function acceptance(r: Pick<BenchReport, "passes" | "ratios" | "studies">
       : undefined,
     ...(single && single.clients < 1_000 ? { note: "fewer than 1 000 sockets (a --quick or resized run)" } : {}),
   });
+  const money = ok(r.studies?.money);
+  rows.push({
+    target: "money model: 10 000 operations at 20-way concurrency, every invariant holds on the database",
+    measured: money
+      ? `${money.operations.toLocaleString("en-US")} operations at ${money.concurrency}-way: ` +
+        `${money.violations.length} violations`
+      : "not measured",
+    met: money ? money.violations.length === 0 && money.operations >= 10_000 && money.concurrency >= 20 : undefined,
+  });
   return rows;
 }
 

@@ -45,6 +45,10 @@ export const usage = `Usage: npm run bench -- [options]
   --stream-tenants N    … then N tenants (default 100; --quick 20) × --stream-per-tenant clients (default 10)
   --stream-payments N   payments in the one-tenant run (default 40; --quick 20), POSTed at --stream-rate/s (default 2)
   Alone: npm run bench -- --scenarios none --studies stream --payments 2
+  --money-ops N         operations of the model-based money run, 20 at a time (default 10000; --quick 2000)
+  --money-seed S        its program's seed (default $MONEY_SEED, else random; printed either way)
+
+  The money model alone: npm run bench -- --scenarios none --payments 2 --studies money [--money-ops N]
 `;
 
 function num(name: string, v: string | undefined, fallback: number, min = 0): number {
@@ -90,6 +94,8 @@ export function parseCli(argv: string[]): CliOptions {
       "stream-per-tenant": { type: "string" },
       "stream-payments": { type: "string" },
       "stream-rate": { type: "string" },
+      "money-ops": { type: "string" },
+      "money-seed": { type: "string" },
     },
     strict: true,
   });
@@ -161,6 +167,11 @@ function studySettings(values: Record<string, string | boolean | undefined>, qui
       requests: count("fuzz", 10_000, 2_000),
       seed: seedFrom(str("fuzz-seed") ?? process.env.FUZZ_SEED),
       concurrency: 16,
+    },
+    money: {
+      operations: count("money-ops", 10_000, 2_000),
+      concurrency: 20,
+      seed: seedFrom(str("money-seed") ?? process.env.MONEY_SEED),
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { CacheStudy } from "./cache-study";
 import type { FuzzResult } from "./fuzz/run";
+import type { MoneyRunResult } from "./money-model";
 import type { DuplicateKeys, QueueThroughput } from "./queue-study";
 import { type BenchReport, markdownTable } from "./report";
 import { isSkipped, type StudiesReport } from "./studies";
@@ -137,6 +138,22 @@ function fuzzSection(f: FuzzResult, workerErrors: string[]): string[] {
   return [...out, ""];
 }
 
+function moneySection(m: MoneyRunResult): string[] {
+  return [
+    "### Money invariants (model-based)",
+    "",
+    `${m.operations.toLocaleString("en-US")} random operations (seed ${m.seed}, replay \`--money-seed ${m.seed}\`) — ` +
+      "create order, pay, cancel, pay + cancel together, partial/full refunds, same-key retries sent together, " +
+      `consumer redeliveries — ${m.concurrency} at a time on ${m.orders} orders: ${m.requests.toLocaleString("en-US")} ` +
+      `requests in ${m.opsSeconds.toFixed(0)} s, ${m.seconds.toFixed(0)} s with settling and checks. Statuses: ` +
+      `${Object.entries(m.statusCounts)
+        .map(([k, n]) => `${k} ×${n}`)
+        .join(", ")}. Invariants checked on the ` +
+      `database and the provider ledger (docs/security.md): ${m.violations.length ? `**FAILED**: ${m.violations.join("; ")}` : "all hold"}.`,
+    "",
+  ];
+}
+
 export function studiesMarkdown(r: BenchReport): string[] {
   const s: StudiesReport | undefined = r.studies;
   const out: string[] = [];
@@ -157,6 +174,8 @@ export function studiesMarkdown(r: BenchReport): string[] {
     out.push(...(c ? cacheSection(c) : skipped("Cache hit ratio", s.cache)));
     const f = ok(s.fuzz);
     out.push(...(f ? fuzzSection(f, s.workerErrors) : skipped("Load + fuzz", s.fuzz)));
+    const m = ok(s.money);
+    out.push(...(m ? moneySection(m) : skipped("Money invariants (model-based)", s.money)));
     // workerd's own errors (not the app's JSON lines): an exception that escaped the app, answered as a bare 500.
     const runtime = s.workerErrors.filter((l) => l.includes("Uncaught exception"));
     if (runtime.length) {

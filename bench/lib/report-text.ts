@@ -34,6 +34,13 @@ export function studiesText(r: BenchReport): string[] {
         `cache hit ratio: ${s.cache.phases.map((p) => `${p.name} ${pct(p.hitRatio)} (ideal ${pct(p.idealHitRatio)})`).join(", ")}`,
       );
     } else out.push(...skip("cache", s.cache));
+    if (s.money && !isSkipped(s.money)) {
+      const m = s.money;
+      out.push(
+        `money model (seed ${m.seed}): ${m.operations} operations, ${m.requests} requests at ${m.concurrency}-way on ` +
+          `${m.orders} orders in ${m.seconds.toFixed(0)} s: ${m.violations.length ? `FAILED (${m.violations.slice(0, 3).join("; ")})` : "invariants hold"}`,
+      );
+    } else out.push(...skip("money model", s.money));
     if (s.fuzz && !isSkipped(s.fuzz)) {
       const f = s.fuzz;
       out.push(
@@ -79,6 +86,8 @@ export function correctnessFailures(r: BenchReport): string[] {
     if (s.fuzz.contractViolations) out.push(`fuzz: ${s.fuzz.contractViolations} 4xx breaking the error contract`);
   }
   if (s?.duplicates && !isSkipped(s.duplicates)) out.push(...s.duplicates.failures.map((f) => `duplicate keys: ${f}`));
+  const money = s?.money;
+  if (money && !isSkipped(money)) out.push(...money.violations.map((v) => `money model (seed ${money.seed}): ${v}`));
   const fiveXx = (counts: Record<string, number>) =>
     Object.entries(counts).reduce((n, [code, c]) => n + (code.startsWith("5") ? c : 0), 0);
   if (s?.cache && !isSkipped(s.cache)) {

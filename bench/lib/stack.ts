@@ -82,6 +82,8 @@ export interface Stack {
    * (create-payment's thousands) cannot flood the consumers of the phase that measures them.
    */
   restartApp(queueConsumers: QueueConsumers | undefined): Promise<string>;
+  /** Sends a message to the app's payments queue, as a duplicate delivery would (the money model's redelivery). */
+  sendToPaymentsQueue(body: Record<string, unknown>): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -246,6 +248,10 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
           `app Worker restarted at ${app.url} (queue consumers: ${Object.keys(queueConsumers ?? {}).join(", ") || "none"})`,
         );
         return app.url;
+      },
+      async sendToPaymentsQueue(body) {
+        const queue = await app.mf.getQueueProducer("PAYMENTS_QUEUE");
+        await queue.send(body, { contentType: "json" });
       },
       close,
     };

@@ -4,6 +4,7 @@ import { type CacheStudy, cacheStudy } from "./cache-study";
 import { type FuzzResult, runFuzz } from "./fuzz/run";
 import { fuzzWorld } from "./fuzz/world";
 import type { LoadGenerator } from "./load";
+import { type MoneyRunResult, moneyModelStudy } from "./money-model";
 import { type DuplicateKeys, duplicateKeys, type QueueThroughput, queueThroughput } from "./queue-study";
 import type { Stack } from "./stack";
 import { type StreamSettings, type StreamStudy, streamStudy, streamSummary } from "./stream-study";
@@ -15,7 +16,7 @@ import { queueConsumersFrom } from "./worker-config";
  * wrangler.toml), then the studies, each on its own tenant. Runs after the request scenarios so their numbers stay
  * comparable with earlier runs (no consumer competing for the isolate there).
  */
-export const studyNames = ["queue", "duplicates", "cache", "fuzz", "stream"] as const;
+export const studyNames = ["queue", "duplicates", "cache", "fuzz", "stream", "money"] as const;
 export type StudyName = (typeof studyNames)[number];
 
 export interface StudySettings {
@@ -25,6 +26,7 @@ export interface StudySettings {
   duplicates: { requests: number; duplicateShare: number; connections: number; seed: number };
   fuzz: { requests: number; seed: number; concurrency: number };
   stream: StreamSettings;
+  money: { operations: number; concurrency: number; seed: number };
 }
 
 export type Skip = { skip: string };
@@ -39,6 +41,7 @@ export interface StudiesReport {
   cache?: CacheStudy | Skip;
   fuzz?: FuzzResult | Skip;
   stream?: StreamStudy | Skip;
+  money?: MoneyRunResult | Skip;
   /** Error-level lines the Worker logged during the studies (the last 200): the server side of any 5xx. */
   workerErrors: string[];
   seconds: number;
@@ -82,6 +85,7 @@ export async function runStudies(
     return runFuzz(stack.appUrl, world, { ...settings.fuzz, log: ctx.log });
   });
   await run("stream", () => streamStudy(ctx, { ...settings.stream, timeoutMs }));
+  await run("money", () => moneyModelStudy(ctx, { ...settings.money, timeoutMs: 180_000 }));
   const logged = stack.logs.errorCount - errorsBefore;
   report.workerErrors = logged > 0 ? stack.logs.errors.slice(-Math.min(logged, stack.logs.errors.length)) : [];
   report.seconds = (Date.now() - started) / 1000;
@@ -97,14 +101,19 @@ export function estimateStudySeconds(s: StudySettings): number {
     (has("duplicates") ? 5 + s.duplicates.requests / 70 : 0) +
     (has("cache") ? 10 + (s.cache.perPhase * 3) / 1_000 : 0) +
     (has("fuzz") ? 5 + s.fuzz.requests / 600 : 0) +
-    (has("stream") ? 20 + s.stream.tenants * 0.3 + (s.stream.payments + 2 * s.stream.tenants) / s.stream.rate : 0)
+    (has("stream") ? 20 + s.stream.tenants * 0.3 + (s.stream.payments + 2 * s.stream.tenants) / s.stream.rate : 0) +
+    (has("money") ? 20 + s.money.operations / 40 : 0)
   );
 }
 
 function summary(v: unknown): string {
   if (isSkipped(v)) return `skipped: ${v.skip}`;
   if (typeof v === "object" && v !== null && "runs" in v) return streamSummary(v as StreamStudy);
-  const r = v as Partial<QueueThroughput & DuplicateKeys & CacheStudy & FuzzResult>;
+  const r = v as Partial<QueueThroughput & DuplicateKeys & CacheStudy & FuzzResult & MoneyRunResult>;
+  if (r.violations !== undefined) {
+    const head = `${r.operations} operations (${r.requests} requests) at ${r.concurrency}-way, seed ${r.seed}`;
+    return r.violations.length ? `${head}: FAILED: ${r.violations.slice(0, 3).join("; ")}` : `${head}: invariants hold`;
+  }
   if (r.paymentsPerSecond !== undefined) {
     return `${r.paymentsPerSecond.toFixed(1)} payments/s end to end, create→settled p50 ${r.settle?.p50.toFixed(0)} ms`;
   }

@@ -86,6 +86,8 @@ export const users = pgTable(
     // `GET /v1/users?email=` is a plain equality — no lower(), which RLS would not let the planner use.
     uniqueIndex("users_tenant_email_key").on(t.tenantId, t.email).where(sql`${t.deletedAt} is null`),
     check("users_email_lowercase_check", sql`${t.email} = lower(${t.email})`),
+    // The API's metadata limits hold for the STORED object (a merge cannot grow it past them): migrations/0007.
+    check("users_metadata_check", sql`edgepay_metadata_ok(${t.metadata})`),
     index("users_tenant_id_idx").on(t.tenantId, t.id.desc()).where(sql`${t.deletedAt} is null`),
   ],
 );

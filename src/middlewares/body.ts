@@ -1,21 +1,14 @@
 import type { HonoRequest, MiddlewareHandler } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { AppError } from "../lib/errors";
+
+export { limitBody } from "./body-limit";
 
 const withBody = new Set(["POST", "PUT", "PATCH"]);
 const jsonType = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
-/** Body size limit (default 64 KiB) → 413 problem. Uses Hono's streaming limiter, so oversize bodies are not buffered. */
-export const limitBody = (maxSize = 64 * 1024): MiddlewareHandler =>
-  bodyLimit({
-    maxSize,
-    onError: () => {
-      throw new AppError("payload_too_large", { detail: `Request bodies are limited to ${maxSize} bytes.` });
-    },
-  });
-
 /**
- * JSON routes accept only `application/json` bodies → otherwise 415. A body-less POST (e.g. `/cancel`) is allowed.
+ * JSON routes accept only `application/json` bodies → otherwise 415. A body-less POST (`/cancel`, `/redeliver`) is
+ * accepted with or without a content type: no body, `Content-Length: 0`, or a body stream that turns out empty.
  * Strings Postgres cannot store (NUL, lone surrogates) in the query or the body are a 400, not a 500 later.
  */
 export const requireJson = (): MiddlewareHandler =>
@@ -30,10 +23,10 @@ export const requireJson = (): MiddlewareHandler =>
     }
     if (withBody.has(c.req.method)) {
       const type = c.req.header("Content-Type");
-      const length = c.req.header("Content-Length");
-      // A proxy (wrangler dev's among them) may hand a body-less POST on as an empty stream: that is no body either.
-      const declared = type !== undefined || (length !== undefined && length !== "0");
-      const hasBody = declared || (c.req.raw.body !== null && (await c.req.text()).length > 0);
+      // Emptiness is what the body holds, not what the headers suggest (limitBody has already bounded it): a proxy
+      // (wrangler dev's among them) may hand a body-less POST on as an empty stream. Read as bytes, never as text()
+      // first: text() would replace invalid UTF-8 before strictText could refuse it.
+      const hasBody = c.req.raw.body !== null && (await c.req.arrayBuffer()).byteLength > 0;
       if (hasBody && !(type && jsonType.test(type))) {
         throw new AppError("unsupported_media_type", {
           detail: `Content-Type must be application/json, got ${type ? JSON.stringify(type.slice(0, 100)) : "none"}.`,

@@ -1,4 +1,4 @@
-import { and, eq, getTableColumns, gte, isNull, lt, type SQL, sql } from "drizzle-orm";
+import { and, eq, getTableColumns, gte, inArray, isNull, lt, type SQL, sql } from "drizzle-orm";
 import { mapRequirement, requireThat } from "../db/guards";
 import { orderItems, orders, payments, users } from "../db/schema";
 import type { ScopedDb } from "../db/scoped-db";
@@ -134,7 +134,9 @@ export async function listOrders(
 
 /**
  * `pending` → `canceled`; 404 if the order is not the tenant's, 409 from any other status or while a payment for it
- * is processing (the charge may already be under way). One round trip.
+ * is processing or succeeded (the charge may already be under way). One round trip. The `paying` check below gives
+ * the usual answer; under a concurrent payment the database decides (trigger, migrations/0007: the UPDATE holds the
+ * order's row lock, which inserting a payment also takes, and looks for a live payment on a fresh snapshot).
  */
 export async function cancelOrder(db: ScopedDb, tenantId: string, id: string): Promise<OrderWithItems> {
   const mine = and(eq(orders.tenantId, tenantId), eq(orders.id, id));
@@ -142,7 +144,7 @@ export async function cancelOrder(db: ScopedDb, tenantId: string, id: string): P
   const paying = db.db
     .select({ one: sql`1` })
     .from(payments)
-    .where(and(eq(payments.orderId, id), eq(payments.status, "processing")));
+    .where(and(eq(payments.orderId, id), inArray(payments.status, ["processing", "succeeded"])));
   try {
     const [, , updated, [current]] = await db.batch([
       requireThat(db.db, sql`exists(${exists})`, "order"),
@@ -165,7 +167,9 @@ export async function cancelOrder(db: ScopedDb, tenantId: string, id: string): P
     mapRequirement(err, {
       order: () => new AppError("not_found", { detail: `No such order: ${id}` }),
       paying: () =>
-        new AppError("conflict", { detail: "A payment for this order is processing; it cannot be canceled now." }),
+        new AppError("conflict", {
+          detail: "A payment for this order is processing or succeeded; the order cannot be canceled.",
+        }),
     });
   }
 }

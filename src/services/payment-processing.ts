@@ -25,22 +25,31 @@ export type ProcessOutcome =
   /** The provider failed transiently: retry the message later. */
   | { kind: "retry"; message: string };
 
-/** Reads the payment, and in the same round trip marks the message's outbox row received. */
-async function load(db: ScopedDb, tenantId: string, paymentId: string, outboxId?: string): Promise<PaymentRow | null> {
+/**
+ * Reads the payment and its order's status, and in the same round trip marks the message's outbox row received.
+ */
+async function load(
+  db: ScopedDb,
+  tenantId: string,
+  paymentId: string,
+  outboxId?: string,
+): Promise<(PaymentRow & { orderStatus: string | null }) | null> {
   const [, [row]] = await db.batch([
     markReceived(db, outboxId),
     db.db
-      .select()
+      .select({ payment: payments, orderStatus: orders.status })
       .from(payments)
+      .leftJoin(orders, eq(orders.id, payments.orderId))
       .where(and(eq(payments.tenantId, tenantId), eq(payments.id, paymentId)))
       .limit(1),
   ]);
-  return row ?? null;
+  return row ? { ...row.payment, orderStatus: row.orderStatus } : null;
 }
 
 /**
  * Charges one payment (the payments-queue consumer's work). Safe to run any number of times, concurrently:
  * - a payment that is no longer `processing` is left alone (duplicate deliveries are harmless);
+ * - a payment whose order is canceled is never charged: it fails with `order_canceled`;
  * - the provider is called with the payment id as its idempotency key, so money moves at most once;
  * - the result is applied with a conditional update (`status = 'processing'`) in the same batch as the order
  *   update, the events and their webhook fan-out: whoever applies first wins, the others change nothing.
@@ -57,6 +66,9 @@ export async function processPayment(
   if (payment.status !== "processing") {
     return { kind: "noop", reason: `already ${payment.status}`, payment: toPayment(payment) };
   }
+  // The database refuses to cancel an order with a live payment (migrations/0007), so this only meets rows older
+  // than that rule: never charge them; end the payment with a code that says why.
+  if (payment.orderStatus === "canceled") return settle(db, tenantId, payment, "order_canceled");
   const result = await provider.charge({
     idempotencyKey: payment.id,
     amount: payment.amount,

@@ -67,11 +67,29 @@ export type CreateResult =
   | { kind: "replayed"; payment: PaymentRow };
 
 /**
+ * The payment as the request that created it answered (202, `processing`): a replay gets that same body, as the
+ * Redis path replays the stored one, not the payment's state since.
+ */
+export function asCreated(row: PaymentRow): PaymentRow {
+  return {
+    ...row,
+    status: "processing",
+    failureCode: null,
+    amountRefunded: 0,
+    amountRefundRequested: 0,
+    attempts: 0,
+    updatedAt: row.createdAt,
+  };
+}
+
+/**
  * Accepts a payment: in ONE batch, checks the order (this tenant's, pending, amount/currency as given), inserts the
  * payment `processing` with the order's amount, and writes the outbox row that asks the queue to charge it. The
  * unique (tenant_id, idempotency_credential, idempotency_key) index makes a retry with the same key by the same
  * credential return the first payment even when Redis (the usual idempotency store) is down; a different request
- * under that key is a 422, and another credential's key is another key.
+ * under that key is a 422, and another credential's key is another key. The key is looked up first, so a replay is
+ * answered from it whatever the order became since. Inserting the payment locks the order row (trigger,
+ * migrations/0008), so a concurrent cancel either wins before it (409 here) or after (409 there).
  */
 export async function createPayment(
   db: ScopedDb,
@@ -128,12 +146,12 @@ export async function createPayment(
     return { kind: "created", payment, outbox: box.row };
   } catch (err) {
     if (keyAlreadyUsed(err, payments)) {
-      return { kind: "replayed", payment: await existingForKey(db, payments, tenantId, idem) };
+      return { kind: "replayed", payment: asCreated(await existingForKey(db, payments, tenantId, idem)) };
     }
     if (pgCode(err) === uniqueViolation && pgConstraint(err) === "payments_order_active_key") {
       // Two first requests under one key (Redis down): the winner's row may hit the order's index before the key's.
       const same = await findForKey(db, payments, tenantId, idem);
-      if (same) return { kind: "replayed", payment: same };
+      if (same) return { kind: "replayed", payment: asCreated(same) };
       throw new AppError("conflict", { detail: "This order already has a payment that is processing or succeeded." });
     }
     if (pgCode(err) === checkViolation) {

@@ -20,7 +20,8 @@ const tooLarge = () =>
   });
 
 /**
- * Requests a refund of a succeeded payment (default: all that is left) in ONE batch: the refund row, the payment's
+ * Requests a refund of a succeeded payment (default: all that is left) in ONE batch: the Idempotency-Key looked up
+ * first (a replay is answered from it, even once the payment is fully refunded), the refund row, the payment's
  * `amount_refund_requested` raised by the same amount, and the outbox row. The database refuses a total above the
  * payment's amount (CHECK constraint), so concurrent refunds cannot over-refund whatever the code does.
  */
@@ -78,7 +79,9 @@ export async function createRefund(
     return { kind: "created", refund, outbox: box.row };
   } catch (err) {
     if (keyAlreadyUsed(err, refunds)) {
-      return { kind: "replayed", refund: await existingForKey(db, refunds, tenantId, idem) };
+      const row = await existingForKey(db, refunds, tenantId, idem);
+      // The body the original request got (202, `pending`), as the Redis path replays it.
+      return { kind: "replayed", refund: { ...row, status: "pending", failureCode: null, updatedAt: row.createdAt } };
     }
     if (pgCode(err) === checkViolation) throw tooLarge();
     mapRequirement(err, {

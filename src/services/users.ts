@@ -3,7 +3,7 @@ import { users } from "../db/schema";
 import type { ScopedDb } from "../db/scoped-db";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
-import { pgCode, uniqueViolation } from "../lib/pg-errors";
+import { checkViolation, pgCode, pgConstraint, uniqueViolation } from "../lib/pg-errors";
 import type { UserRow } from "../models/user";
 import { keyset, type Page, type PageRequest, toPage } from "./pagination";
 
@@ -72,7 +72,20 @@ export async function listUsers(
   return toPage(rows, page);
 }
 
-/** Applies the given fields; metadata keys set to "" are removed (Stripe's convention). */
+/**
+ * The merged metadata broke the limits the database holds the STORED object to (users_metadata_check,
+ * migrations/0007): the PATCH changed nothing.
+ */
+const metadataTooLarge = () =>
+  new AppError("validation_error", {
+    detail: "The user's metadata would exceed 50 keys (keys up to 40 characters, values up to 500); nothing changed.",
+    errors: [{ path: "metadata", message: 'The merged metadata exceeds the limits; remove keys (set them to "")' }],
+  });
+
+/**
+ * Applies the given fields; metadata keys set to "" are removed (Stripe's convention). The merge runs in SQL, so
+ * concurrent PATCHes compose (each sees the other's keys under the row lock) and the CHECK sees the result.
+ */
 export async function updateUser(
   db: ScopedDb,
   tenantId: string,
@@ -98,6 +111,7 @@ export async function updateUser(
     return rows[0] ?? null;
   } catch (err) {
     if (pgCode(err) === uniqueViolation) throw emailTaken(patch.email ?? "");
+    if (pgCode(err) === checkViolation && pgConstraint(err) === "users_metadata_check") throw metadataTooLarge();
     throw err;
   }
 }

@@ -36,7 +36,8 @@ describe("workerd output filter", () => {
   it("drops the internal-error lines of a failed DNS lookup, but not an internal error on its own", () => {
     const { out, stream } = sink();
     const filter = filterWorkerdOutput([stream]);
-    const internal = "uncaught exception; source = Uncaught (in promise); stack = Error: internal error; reference = abc123";
+    const internal =
+      "uncaught exception; source = Uncaught (in promise); stack = Error: internal error; reference = abc123";
     stream.write("e = kj/async-io-unix.c++:1298: failed: DNS lookup failed.; params.host = hooks.example.com\n");
     stream.write(`${stack}\n${internal}\n`);
     stream.write(`${internal}\n`); // a third line: no DNS failure explains this one
