@@ -42,6 +42,8 @@ export default defineConfig({
                 TEST_NEON_CONTROL_URL: inject("neonControlUrl"),
                 TEST_UPSTASH_CONTROL_URL: inject("upstashControlUrl"),
               },
+              // A real local queue with no consumer, behind the tests' limit-enforcing producer (test/support/queues.ts).
+              queueProducers: { TEST_SINK_QUEUE: { queueName: "edgepay-test-sink" } },
             },
           })),
         ],
