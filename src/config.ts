@@ -61,8 +61,10 @@ const schema = z
     if (!v.JWT_SIGNING_KEY && (v.APP_ENV === "staging" || v.APP_ENV === "production")) {
       ctx.addIssue({ code: "custom", path: ["JWT_SIGNING_KEY"], message: `is required in ${v.APP_ENV}` });
     }
-    if (v.NEON_LOCAL_ENDPOINT && v.APP_ENV === "production") {
-      ctx.addIssue({ code: "custom", path: ["NEON_LOCAL_ENDPOINT"], message: "must not be set in production" });
+    // Staging too: it runs on the real Neon, and a stand-in endpoint there would send its queries (and the
+    // connection string's password, in a header) to whatever host the value names.
+    if (v.NEON_LOCAL_ENDPOINT && (v.APP_ENV === "staging" || v.APP_ENV === "production")) {
+      ctx.addIssue({ code: "custom", path: ["NEON_LOCAL_ENDPOINT"], message: `must not be set in ${v.APP_ENV}` });
     }
   });
 
