@@ -4,6 +4,7 @@ declare namespace Cloudflare {
     TEST_UPSTASH_CONTROL_URL: string;
     TEST_WEBHOOK_RECEIVER_URL: string;
     TEST_REPLICA_URL: string;
+    TEST_OWNER_DATABASE_URL: string;
     /** A local queue nobody consumes (vitest.config.ts): Miniflare applies the platform's sendBatch limits to it. */
     TEST_SINK_QUEUE: Queue;
   }
