@@ -44,6 +44,7 @@ const schema = z
     SANDBOX_TRANSIENT_FAILURES: intFromString(2, 0, 100),
     SWEEP_OUTBOX_AFTER_SECONDS: intFromString(30, 1, 86_400),
     SWEEP_PROCESSING_AFTER_SECONDS: intFromString(300, 1, 86_400),
+    SWEEP_WEBHOOK_AFTER_SECONDS: intFromString(10_800, 1, 604_800),
     RATE_LIMIT_FAIL_MODE: z.enum(["open", "closed"]).default("open"),
     RATE_LIMIT_TIMEOUT_MS: intFromString(250, 10, 5_000),
   })
@@ -84,7 +85,7 @@ export interface Config {
   queues: { paymentRetryBaseSeconds: number; webhookRetryBaseSeconds: number; webhookTimeoutMs: number };
   sandbox: { latencyMs: number; failureRate: number; transientFailures: number };
   /** Cron sweeper thresholds. */
-  sweep: { outboxAfterMs: number; processingAfterMs: number };
+  sweep: { outboxAfterMs: number; processingAfterMs: number; webhookAfterMs: number };
   /** What the API does when the rate limiter cannot answer within `timeoutMs`. */
   rateLimit: { failMode: "open" | "closed"; timeoutMs: number };
 }
@@ -146,6 +147,7 @@ export function getConfig(env: Bindings): Config {
     sweep: {
       outboxAfterMs: v.SWEEP_OUTBOX_AFTER_SECONDS * 1000,
       processingAfterMs: v.SWEEP_PROCESSING_AFTER_SECONDS * 1000,
+      webhookAfterMs: v.SWEEP_WEBHOOK_AFTER_SECONDS * 1000,
     },
     rateLimit: { failMode: v.RATE_LIMIT_FAIL_MODE, timeoutMs: v.RATE_LIMIT_TIMEOUT_MS },
     corsOrigins: v.CORS_ORIGINS.split(",")
