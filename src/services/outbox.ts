@@ -60,14 +60,15 @@ export async function dispatchOutbox(db: ScopedDb, producers: Producers, rows: O
     [producers.webhooks as Queue<QueueMessage>, rows.filter((r) => r.topic === "webhook")],
   ];
   for (const [queue, group] of groups) {
-    for (const chunk of chunkForQueue(group, toMessage)) {
+    const messages = group.map((r) => ({ id: r.id, body: toMessage(r) }));
+    for (const chunk of chunkForQueue(messages, (m) => m.body)) {
       try {
-        await queue.sendBatch(chunk.map((r) => ({ body: toMessage(r), contentType: "json" as const })));
+        await queue.sendBatch(chunk.map((m) => ({ body: m.body, contentType: "json" as const })));
       } catch (err) {
         log.warn("queue send failed; the sweeper will retry", { rows: chunk.length, error_message: String(err) });
         continue;
       }
-      const ids = chunk.map((r) => r.id);
+      const ids = chunk.map((m) => m.id);
       await db.run(db.db.update(outbox).set({ dispatchedAt: new Date() }).where(inArray(outbox.id, ids)));
       sent += ids.length;
     }
