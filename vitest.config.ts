@@ -36,6 +36,8 @@ export default defineConfig({
                 CORS_ORIGINS: "https://app.example.com",
                 TEST_WEBHOOK_RECEIVER_URL: inject("webhookReceiverUrl"),
                 TEST_REPLICA_URL: inject("replicaUrl"),
+                // The migrating owner (BYPASSRLS, as on Neon): only for tests that show why the Worker must not use it.
+                TEST_OWNER_DATABASE_URL: inject("ownerDatabaseUrl"),
                 // Queue retries at once in tests (production backs off exponentially), short webhook timeout.
                 PAYMENT_RETRY_BASE_SECONDS: "0",
                 WEBHOOK_RETRY_BASE_SECONDS: "0",
@@ -46,6 +48,8 @@ export default defineConfig({
                 TEST_ANALYTICS_URL: inject("analyticsUrl"),
                 TEST_ANALYTICS_TOKEN: inject("analyticsToken"),
               },
+              // A real local queue with no consumer, behind the tests' limit-enforcing producer (test/support/queues.ts).
+              queueProducers: { TEST_SINK_QUEUE: { queueName: "edgepay-test-sink" } },
             },
           })),
         ],

@@ -45,6 +45,7 @@ const schema = z
     SANDBOX_TRANSIENT_FAILURES: intFromString(2, 0, 100),
     SWEEP_OUTBOX_AFTER_SECONDS: intFromString(30, 1, 86_400),
     SWEEP_PROCESSING_AFTER_SECONDS: intFromString(300, 1, 86_400),
+    SWEEP_WEBHOOK_AFTER_SECONDS: intFromString(10_800, 1, 604_800),
     RATE_LIMIT_FAIL_MODE: z.enum(["open", "closed"]).default("open"),
     RATE_LIMIT_TIMEOUT_MS: intFromString(250, 10, 5_000),
     ANALYTICS_LOCAL_ENDPOINT: optionalUrl(["http:"]),
@@ -69,8 +70,10 @@ const schema = z
     // Outside development the key must be ≥ 256 random bits, never a placeholder (lib/key-strength.ts).
     const weak = v.JWT_SIGNING_KEY && v.APP_ENV !== "development" ? weakSecretReason(v.JWT_SIGNING_KEY) : undefined;
     if (weak) ctx.addIssue({ code: "custom", path: ["JWT_SIGNING_KEY"], message: weak });
-    if (v.NEON_LOCAL_ENDPOINT && v.APP_ENV === "production") {
-      ctx.addIssue({ code: "custom", path: ["NEON_LOCAL_ENDPOINT"], message: "must not be set in production" });
+    // Staging too: it runs on the real Neon, and a stand-in endpoint there would send its queries (and the
+    // connection string's password, in a header) to whatever host the value names.
+    if (v.NEON_LOCAL_ENDPOINT && (v.APP_ENV === "staging" || v.APP_ENV === "production")) {
+      ctx.addIssue({ code: "custom", path: ["NEON_LOCAL_ENDPOINT"], message: `must not be set in ${v.APP_ENV}` });
     }
   });
 
@@ -92,7 +95,7 @@ export interface Config {
   queues: { paymentRetryBaseSeconds: number; webhookRetryBaseSeconds: number; webhookTimeoutMs: number };
   sandbox: { latencyMs: number; failureRate: number; transientFailures: number };
   /** Cron sweeper thresholds. */
-  sweep: { outboxAfterMs: number; processingAfterMs: number };
+  sweep: { outboxAfterMs: number; processingAfterMs: number; webhookAfterMs: number };
   /** What the API does when the rate limiter cannot answer within `timeoutMs`. */
   rateLimit: { failMode: "open" | "closed"; timeoutMs: number };
 }
@@ -155,6 +158,7 @@ export function getConfig(env: Bindings): Config {
     sweep: {
       outboxAfterMs: v.SWEEP_OUTBOX_AFTER_SECONDS * 1000,
       processingAfterMs: v.SWEEP_PROCESSING_AFTER_SECONDS * 1000,
+      webhookAfterMs: v.SWEEP_WEBHOOK_AFTER_SECONDS * 1000,
     },
     rateLimit: { failMode: v.RATE_LIMIT_FAIL_MODE, timeoutMs: v.RATE_LIMIT_TIMEOUT_MS },
     corsOrigins: v.CORS_ORIGINS.split(",")

@@ -5,6 +5,8 @@
  */
 export interface Bindings extends Cloudflare.Env {
   DATABASE_URL?: string;
+  /** `[version_metadata]` in wrangler.toml: the running version's id and tag, shown by /ready. */
+  CF_VERSION_METADATA?: WorkerVersionMetadata;
   DATABASE_URL_READ?: string;
   /** Local Neon stand-in (`http://127.0.0.1:PORT`): routes the driver's HTTP and WebSocket traffic there. */
   NEON_LOCAL_ENDPOINT?: string;
@@ -36,6 +38,8 @@ export interface Bindings extends Cloudflare.Env {
   /** Sweeper: re-send outbox rows older than this (default 30 s); re-drive payments processing longer than this (default 300 s). */
   SWEEP_OUTBOX_AFTER_SECONDS?: string;
   SWEEP_PROCESSING_AFTER_SECONDS?: string;
+  /** Sweeper: re-drive webhook deliveries still pending this long after their last attempt (default 10800 s = 3 h). */
+  SWEEP_WEBHOOK_AFTER_SECONDS?: string;
   /** `open` (default) or `closed`: whether requests pass when the rate limiter is down or slow. */
   RATE_LIMIT_FAIL_MODE?: string;
   /** Milliseconds the rate limiter may take before its fail mode applies (default 250). */

@@ -23,7 +23,23 @@ export interface QueueThroughput {
   /** Still `processing` when the wait gave up (0 = all terminal). */
   left: number;
   /** Per message, from the consumer's own log lines (retries and DLQ included). */
-  consumer: { messages: number; msPerMessage: number; dbMsPerMessage: number; dbCalls: number; redisMs: number };
+  consumer: {
+    messages: number;
+    msPerMessage: number;
+    dbMsPerMessage: number;
+    dbCalls: number;
+    redisMs: number;
+    redisCalls: number;
+    /**
+     * Subrequests per message (Neon requests + Redis calls; this study's tenant has no webhook endpoint, so no queue
+     * send): what a consumer invocation spends of its plan's limit per message of a batch (docs/deploy.md, "Plan
+     * requirement"). Redis calls are counted as commands, an upper bound on Upstash requests.
+     */
+    subrequests: number;
+    /** `subrequests` × the payments consumer's max_batch_size: one invocation's count for a full batch. */
+    subrequestsPerBatch: number;
+    batchSize: number;
+  };
 }
 
 const httpSummary = (r: LoadResult) => ({
@@ -36,7 +52,7 @@ const httpSummary = (r: LoadResult) => ({
 
 export async function queueThroughput(
   ctx: StudyContext,
-  opts: { payments: number; connections: number; timeoutMs: number },
+  opts: { payments: number; connections: number; timeoutMs: number; batchSize: number },
 ): Promise<QueueThroughput> {
   const seed = await ctx.seedTenant("Bench queue", { users: 10, pendingOrders: opts.payments, payments: 0 });
   const headers = { Authorization: `Bearer ${seed.secret}`, "Content-Type": "application/json" };
@@ -77,6 +93,10 @@ export async function queueThroughput(
       dbMsPerMessage: per("dbMs"),
       dbCalls: per("dbCalls"),
       redisMs: per("redisMs"),
+      redisCalls: per("redisCalls"),
+      subrequests: per("dbCalls") + per("redisCalls"),
+      subrequestsPerBatch: (per("dbCalls") + per("redisCalls")) * opts.batchSize,
+      batchSize: opts.batchSize,
     },
   };
 }

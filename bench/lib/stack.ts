@@ -59,6 +59,8 @@ export interface QueueLogTotals {
   dbMs: number;
   dbCalls: number;
   redisMs: number;
+  /** Redis commands issued (auto-pipelining may send several in one request: an upper bound on Upstash requests). */
+  redisCalls: number;
 }
 
 export interface Stack {
@@ -120,6 +122,7 @@ function addQueueLine(t: QueueLogTotals, line: string): void {
     t.dbMs += n("db_ms");
     t.dbCalls += n("db_calls");
     t.redisMs += n("redis_ms");
+    t.redisCalls += n("redis_calls");
   } catch {
     // not JSON after all: not a message line
   }
@@ -188,7 +191,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       tail: [],
       errors: [],
       errorCount: 0,
-      queue: { messages: 0, durationMs: 0, dbMs: 0, dbCalls: 0, redisMs: 0 },
+      queue: { messages: 0, durationMs: 0, dbMs: 0, dbCalls: 0, redisMs: 0, redisCalls: 0 },
     };
     const redisBindings = { UPSTASH_REDIS_REST_URL: upstash.url, UPSTASH_REDIS_REST_TOKEN: token };
     const appVars = {

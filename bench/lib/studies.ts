@@ -76,7 +76,10 @@ export async function runStudies(
     log(`study ${name}: ${summary(report[name])} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
   };
 
-  await run("queue", () => queueThroughput(ctx, { ...settings.queue, timeoutMs }));
+  // The payments consumer's batch size, as wrangler.toml sets it: subrequests per invocation = per message × this.
+  const payments = Object.entries(consumers).find(([name]) => name.endsWith("payments"))?.[1];
+  const batchSize = (payments as { maxBatchSize?: number } | undefined)?.maxBatchSize ?? 10;
+  await run("queue", () => queueThroughput(ctx, { ...settings.queue, timeoutMs, batchSize }));
   await run("duplicates", () => duplicateKeys(ctx, { ...settings.duplicates, timeoutMs }));
   await run("cache", () => cacheStudy(ctx, settings.cache));
   await run("fuzz", async () => {
@@ -115,7 +118,8 @@ function summary(v: unknown): string {
     return r.violations.length ? `${head}: FAILED: ${r.violations.slice(0, 3).join("; ")}` : `${head}: invariants hold`;
   }
   if (r.paymentsPerSecond !== undefined) {
-    return `${r.paymentsPerSecond.toFixed(1)} payments/s end to end, create→settled p50 ${r.settle?.p50.toFixed(0)} ms`;
+    const sub = r.consumer ? `, ${r.consumer.subrequests.toFixed(1)} subrequests/msg` : "";
+    return `${r.paymentsPerSecond.toFixed(1)} payments/s end to end, create→settled p50 ${r.settle?.p50.toFixed(0)} ms${sub}`;
   }
   if (r.keysWithOne !== undefined) return r.failures?.length ? `FAILED: ${r.failures.join("; ")}` : "passed";
   if (r.phases) return r.phases.map((p) => `${p.name} ${(p.hitRatio * 100).toFixed(1)} %`).join(", ");

@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { drizzle } from "drizzle-orm/node-postgres";
 import { migrate } from "drizzle-orm/node-postgres/migrator";
@@ -18,8 +18,9 @@ const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 /**
  * Creates a database. With `owner`, it is owned by that login role and the returned URL logs in as it (password
- * `owner.password`), so migrations and the app run as a non-superuser owner — like Neon's `neondb_owner`, for whom
- * FORCE ROW LEVEL SECURITY is real (a superuser would bypass it).
+ * `owner.password`), shaped like Neon's `neondb_owner`: not a superuser, CREATEROLE, and **BYPASSRLS** (Neon gives it
+ * to the owner and to every role made in its console, and it overrides FORCE ROW LEVEL SECURITY). So the owner runs
+ * migrations only; the app logs in as the runtime role (`createRuntimeRole`), which RLS binds.
  */
 export async function createDatabase(
   serverUrl: string,
@@ -32,7 +33,7 @@ export async function createDatabase(
     if (owner) {
       const exists = await client.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [owner.role]);
       const password = `'${owner.password.replaceAll("'", "''")}'`;
-      const attributes = `LOGIN NOSUPERUSER NOBYPASSRLS CREATEROLE PASSWORD ${password}`;
+      const attributes = `LOGIN NOSUPERUSER BYPASSRLS CREATEROLE PASSWORD ${password}`;
       await client.query(
         exists.rowCount
           ? `ALTER ROLE ${quoteIdent(owner.role)} ${attributes}`
@@ -53,6 +54,49 @@ export async function createDatabase(
   return url.toString();
 }
 
+/** The same URL logging in as another role. */
+export function withLogin(url: string, login: { role: string; password: string }): string {
+  const u = new URL(url);
+  u.username = login.role;
+  u.password = login.password;
+  return u.toString();
+}
+
+const deployDoc = fileURLToPath(new URL("../../docs/deploy.md", import.meta.url));
+
+/**
+ * The runtime role's setup SQL exactly as docs/deploy.md gives it (the fenced block after the
+ * `<!-- runtime-role-sql -->` marker), with its placeholder name and password replaced. The tests run it, so the
+ * documented SQL is the tested SQL.
+ */
+export function runtimeRoleSql(login: { role: string; password: string }): string[] {
+  const doc = readFileSync(deployDoc, "utf8");
+  const block = doc.split("<!-- runtime-role-sql -->")[1]?.match(/```sql\n([\s\S]*?)```/)?.[1];
+  if (!block) throw new Error("docs/deploy.md has no ```sql block after <!-- runtime-role-sql -->");
+  const password = login.password.replaceAll("'", "''");
+  return block
+    .replaceAll("edgepay_api", login.role)
+    .replaceAll("<a long random password>", password)
+    .split(/;\s*(?:\n|$)/)
+    .map((statement) => statement.replace(/^\s*--.*$/gm, "").trim())
+    .filter(Boolean);
+}
+
+/**
+ * Creates the runtime login role with docs/deploy.md's SQL, run as the database owner (`ownerUrl`), as on Neon
+ * after the migrations. Returns the URL logging in as it.
+ */
+export async function createRuntimeRole(ownerUrl: string, login: { role: string; password: string }): Promise<string> {
+  const client = new pg.Client({ connectionString: ownerUrl });
+  await client.connect();
+  try {
+    for (const statement of runtimeRoleSql(login)) await client.query(statement);
+  } finally {
+    await client.end();
+  }
+  return withLogin(ownerUrl, login);
+}
+
 export async function dropDatabase(serverUrl: string, database: string): Promise<void> {
   const client = new pg.Client({ connectionString: serverUrl });
   await client.connect();
@@ -63,7 +107,7 @@ export async function dropDatabase(serverUrl: string, database: string): Promise
   }
 }
 
-/** Drops a login role created by `createDatabase` (after its databases are gone). */
+/** Drops a login role created by `createDatabase` or `createRuntimeRole` (after its databases are gone). */
 export async function dropRole(serverUrl: string, role: string): Promise<void> {
   const client = new pg.Client({ connectionString: serverUrl });
   await client.connect();

@@ -9,8 +9,8 @@ import pg from "pg";
  */
 
 export interface SqlHandlerOptions {
-  /** The upstream pool for a database name (Neon routes a connection string to its database). */
-  poolFor: (database: string) => pg.Pool;
+  /** The upstream pool for a database name and the connection string's login (Neon routes and authenticates by it). */
+  poolFor: (database: string, login: { user: string; password: string }) => pg.Pool;
   /** Run Neon's connection reset before a connection goes back to the pool (off for PGlite's single session). */
   resetConnections: boolean;
 }
@@ -81,8 +81,8 @@ function toQuery(value: unknown): SqlQuery {
   return { query: q.query, params: (q.params as unknown[] | undefined) ?? [] };
 }
 
-/** Validates the header like Neon does and returns the database it names ("" when none). */
-function parseConnectionString(header: string | string[] | undefined): string {
+/** Validates the header like Neon does and returns the database it names ("" when none) and its login. */
+function parseConnectionString(header: string | string[] | undefined) {
   if (typeof header !== "string" || header === "") throw new BadRequest("missing Neon-Connection-String header");
   let url: URL;
   try {
@@ -93,7 +93,10 @@ function parseConnectionString(header: string | string[] | undefined): string {
   if ((url.protocol !== "postgres:" && url.protocol !== "postgresql:") || !url.username || !url.hostname) {
     throw new BadRequest("Neon-Connection-String must be postgres://user:password@host/database");
   }
-  return decodeURIComponent(url.pathname.slice(1));
+  return {
+    database: decodeURIComponent(url.pathname.slice(1)),
+    login: { user: decodeURIComponent(url.username), password: decodeURIComponent(url.password) },
+  };
 }
 
 function beginStatement(req: IncomingMessage): string {
@@ -191,9 +194,9 @@ export function createSqlHandler(opts: SqlHandlerOptions) {
       arrayMode: req.headers["neon-array-mode"] === "true",
       rawText: req.headers["neon-raw-text-output"] === "true",
     };
-    let database = "";
+    let target: ReturnType<typeof parseConnectionString>;
     try {
-      database = parseConnectionString(req.headers["neon-connection-string"]);
+      target = parseConnectionString(req.headers["neon-connection-string"]);
       let body: { queries?: unknown };
       try {
         body = JSON.parse(await readBody(req));
@@ -212,7 +215,7 @@ export function createSqlHandler(opts: SqlHandlerOptions) {
 
     let client: pg.PoolClient;
     try {
-      client = await poolFor(database).connect();
+      client = await poolFor(target.database, target.login).connect();
     } catch (err) {
       if (err instanceof pg.DatabaseError) return send(res, 400, errorBody(err));
       return send(res, 502, { message: `upstream unreachable: ${(err as Error).message}` });

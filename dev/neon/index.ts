@@ -13,7 +13,10 @@ import { createWsTunnel } from "./ws";
  * `neonConfig.useSecureWebSocket = false`. By default every connection string is served by the upstream database;
  * with `routeByDatabase`, the database a connection string names over HTTP selects the database on the upstream
  * server (as on Neon), so a primary and a "read replica" database can sit behind one stand-in. Host, user and
- * password are not checked; every upstream login uses the upstream URL's credentials.
+ * password are not checked and every upstream login uses the upstream URL's credentials, unless `loginAsCaller`:
+ * then `/sql` logs in upstream as the connection string's user with its password, as Neon does (the tests use it, so
+ * the Worker's DATABASE_URL decides its database role; the password is checked as the upstream server's pg_hba says:
+ * not at all under the local `trust`).
  */
 
 export interface NeonStandInOptions {
@@ -29,19 +32,27 @@ export interface NeonStandInOptions {
   poolSize?: number;
   /** Serve the database named in the connection string (same server and credentials) instead of the upstream's. */
   routeByDatabase?: boolean;
+  /** `/sql` logs in upstream with the connection string's user and password instead of the upstream URL's. */
+  loginAsCaller?: boolean;
 }
 
 export async function startNeonStandIn(opts: NeonStandInOptions): Promise<StandIn> {
   const pglite = opts.upstreamKind === "pglite";
   const upstreamDb = decodeURIComponent(new URL(opts.upstream).pathname.slice(1));
   const pools = new Map<string, pg.Pool>();
-  const poolFor = (database: string): pg.Pool => {
+  const poolFor = (database: string, login: { user: string; password: string }): pg.Pool => {
     // PGlite is one database; elsewhere a connection string's database selects the upstream database.
     const name = pglite || !opts.routeByDatabase || !database ? upstreamDb : database;
-    let pool = pools.get(name);
+    const caller = opts.loginAsCaller && !pglite ? login : undefined;
+    const key = caller ? `${name}\u0000${caller.user}\u0000${caller.password}` : name;
+    let pool = pools.get(key);
     if (!pool) {
       const url = new URL(opts.upstream);
       url.pathname = `/${encodeURIComponent(name)}`;
+      if (caller) {
+        url.username = encodeURIComponent(caller.user);
+        url.password = encodeURIComponent(caller.password);
+      }
       pool = new pg.Pool({
         connectionString: url.toString(),
         max: pglite ? 1 : (opts.poolSize ?? 16),
@@ -50,7 +61,7 @@ export async function startNeonStandIn(opts: NeonStandInOptions): Promise<StandI
       });
       // An idle upstream connection can die (server restart, database dropped); the pool replaces it on next use.
       pool.on("error", () => {});
-      pools.set(name, pool);
+      pools.set(key, pool);
     }
     return pool;
   };

@@ -287,6 +287,8 @@ export const webhookDeliveries = pgTable(
   (t) => [
     uniqueIndex("webhook_deliveries_event_endpoint_key").on(t.eventId, t.endpointId),
     index("webhook_deliveries_tenant_event_idx").on(t.tenantId, t.eventId),
+    // The sweeper's scan for deliveries left pending (src/queues/sweep-deliveries.ts): only pending rows, oldest first.
+    index("webhook_deliveries_pending_idx").on(t.updatedAt).where(sql`${t.status} = 'pending'`),
   ],
 );
 

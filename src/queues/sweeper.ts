@@ -5,6 +5,7 @@ import type { Bindings } from "../env";
 import { observeMessage } from "../observability/messages";
 import { Services } from "../services/container";
 import { dispatchOutbox, undispatched } from "../services/outbox";
+import { redriveStuckDeliveries } from "../services/stuck-deliveries";
 import type { PaymentsMessage } from "./messages";
 
 const batchLimit = 500;
@@ -14,7 +15,9 @@ const batchLimit = 500;
  * 1. outbox rows whose `send()` failed or never ran (the request or consumer died after commit) are sent again;
  * 2. payments and refunds still in flight long after they should have ended (a lost message, a DLQ consumer that
  *    failed) are re-driven through the payments queue. Their `updated_at` is bumped so each is re-driven at most
- *    once per threshold. Consumers are idempotent, so a duplicate is harmless.
+ *    once per threshold. Consumers are idempotent, so a duplicate is harmless;
+ * 3. webhook deliveries still pending long after their last attempt are re-driven the same way
+ *    (services/stuck-deliveries.ts).
  * It reports its counts as one log line and data point (queue `cron:sweeper`).
  */
 export async function sweep(env: Bindings, scheduledTime: number): Promise<void> {
@@ -59,9 +62,11 @@ export async function sweep(env: Bindings, scheduledTime: number): Promise<void>
           redrive.slice(i, i + 100).map((body) => ({ body, contentType: "json" })),
         );
       }
+      const deliveriesRedriven = await redriveStuckDeliveries(db, services.producers, config.sweep.webhookAfterMs);
       return {
         outcome: "ack" as const,
         fields: {
+          webhook_deliveries_redriven: deliveriesRedriven,
           outbox_pending: rows.length,
           outbox_sent: outboxSent,
           payments_redriven: stuckPayments.length,

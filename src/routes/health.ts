@@ -7,7 +7,14 @@ const dependency = z.object({
   latency_ms: z.number().int(),
 });
 const readiness = z
-  .object({ status: z.enum(["ok", "unavailable"]), database: dependency, redis: dependency })
+  .object({
+    status: z.enum(["ok", "unavailable"]),
+    database: dependency,
+    redis: dependency,
+    version: z
+      .object({ id: z.string().nullable(), tag: z.string().nullable() })
+      .describe("The Worker version that answered (its id and deploy tag); null where unknown."),
+  })
   .openapi("Readiness");
 
 const health = createRoute({
@@ -33,7 +40,9 @@ const ready = createRoute({
   tags: ["Health"],
   summary: "Readiness",
   description:
-    "Checks Postgres (`select 1`) and Redis (`PING`), each within 1 s, and reports their latency. A slow dependency is reported by its latency; only one that fails or does not answer within 1 s makes the service unready.",
+    "Checks Postgres (switching to the app's database roles, as every request does) and Redis (`PING`), each within " +
+    "1 s, and reports their latency and the Worker version that answered. A slow dependency is reported by its " +
+    "latency; only one that fails or does not answer within 1 s makes the service unready.",
   security: [],
   responses: {
     200: { description: "All dependencies answer.", content: { "application/json": { schema: readiness } } },
@@ -44,7 +53,7 @@ const ready = createRoute({
 export function registerHealth(app: App): void {
   app.openapi(health, (c) => c.json({ status: "ok" as const }, 200));
   app.openapi(ready, async (c) => {
-    const result = await checkReadiness(c.var.services);
+    const result = await checkReadiness(c.var.services, c.env.CF_VERSION_METADATA);
     c.header("Cache-Control", "no-store");
     if (result.status !== "ok") {
       c.header("Retry-After", "5");

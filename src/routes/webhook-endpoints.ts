@@ -103,8 +103,9 @@ const remove = defineRoute({
 export function registerWebhookEndpoints(app: App): void {
   app.openapi(create, async (c) => {
     const { db, tenantId } = tenantDb(c);
-    const allowLoopback = c.var.config.env === "development" || c.var.config.env === "test";
-    const row = await createWebhookEndpoint(db, tenantId, c.req.valid("json"), allowLoopback);
+    const development = c.var.config.env === "development" || c.var.config.env === "test";
+    const policy = { development, selfOrigin: new URL(c.req.url).origin };
+    const row = await createWebhookEndpoint(db, tenantId, c.req.valid("json"), policy);
     return c.json({ ...toEndpoint(row), secret: row.secret }, 201);
   });
   app.openapi(list, async (c) => {

@@ -2,6 +2,7 @@ import { and, eq, inArray, isNull, lt } from "drizzle-orm";
 import { outbox } from "../db/schema";
 import type { ScopedDb } from "../db/scoped-db";
 import { newId, uuidToId } from "../lib/ids";
+import { chunkForQueue } from "../lib/queue-batches";
 import { log } from "../observability/logger";
 import type { PaymentsMessage, QueueMessage, WebhookMessage } from "../queues/messages";
 
@@ -45,32 +46,34 @@ export function toMessage(row: OutboxRow): QueueMessage {
 
 /**
  * Sends outbox rows to their queues, then marks them dispatched (used by consumers for webhook fan-out and by the
- * sweeper; the API request path only sends, and the consumer marks on receipt, to keep a write to one round trip). A send that fails leaves its rows undispatched:
- * the cron sweeper sends them again later (consumers are idempotent, so a duplicate is harmless). Returns how many
- * rows were sent.
+ * sweeper; the API request path only sends, and the consumer marks on receipt, to keep a write to one round trip).
+ * Rows go out in chunks that fit one `sendBatch` (≤ 100 messages, ≤ 256 KB: a larger call is refused whole), and each
+ * chunk is marked as soon as it is sent, so a failure part-way re-sends only the chunks that did not go out. A chunk
+ * whose send fails stays undispatched for the cron sweeper (consumers are idempotent, so a duplicate is harmless).
+ * Returns how many rows were sent.
  */
 export async function dispatchOutbox(db: ScopedDb, producers: Producers, rows: OutboxRow[]): Promise<number> {
   if (rows.length === 0) return 0;
-  const sent: string[] = [];
-  const payments = rows.filter((r) => r.topic !== "webhook");
-  const webhooks = rows.filter((r) => r.topic === "webhook");
+  let sent = 0;
   const groups: [Queue<QueueMessage>, OutboxRow[]][] = [
-    [producers.payments as Queue<QueueMessage>, payments],
-    [producers.webhooks as Queue<QueueMessage>, webhooks],
+    [producers.payments as Queue<QueueMessage>, rows.filter((r) => r.topic !== "webhook")],
+    [producers.webhooks as Queue<QueueMessage>, rows.filter((r) => r.topic === "webhook")],
   ];
   for (const [queue, group] of groups) {
-    if (group.length === 0) continue;
-    try {
-      await queue.sendBatch(group.map((r) => ({ body: toMessage(r), contentType: "json" as const })));
-      sent.push(...group.map((r) => r.id));
-    } catch (err) {
-      log.warn("queue send failed; the sweeper will retry", { rows: group.length, error_message: String(err) });
+    const messages = group.map((r) => ({ id: r.id, body: toMessage(r) }));
+    for (const chunk of chunkForQueue(messages, (m) => m.body)) {
+      try {
+        await queue.sendBatch(chunk.map((m) => ({ body: m.body, contentType: "json" as const })));
+      } catch (err) {
+        log.warn("queue send failed; the sweeper will retry", { rows: chunk.length, error_message: String(err) });
+        continue;
+      }
+      const ids = chunk.map((m) => m.id);
+      await db.run(db.db.update(outbox).set({ dispatchedAt: new Date() }).where(inArray(outbox.id, ids)));
+      sent += ids.length;
     }
   }
-  if (sent.length > 0) {
-    await db.run(db.db.update(outbox).set({ dispatchedAt: new Date() }).where(inArray(outbox.id, sent)));
-  }
-  return sent.length;
+  return sent;
 }
 
 /**

@@ -4,7 +4,7 @@ import type { ScopedDb } from "../db/scoped-db";
 import { randomHex } from "../lib/crypto";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
-import { checkWebhookUrl } from "../lib/webhook-url";
+import { checkWebhookUrl, type UrlPolicy } from "../lib/webhook-url";
 import { keyset, type Page, type PageRequest, toPage } from "./pagination";
 
 export type WebhookEndpointRow = typeof webhookEndpoints.$inferSelect;
@@ -14,9 +14,9 @@ export async function createWebhookEndpoint(
   db: ScopedDb,
   tenantId: string,
   input: { url: string; events: string[] },
-  allowLoopback: boolean,
+  policy: UrlPolicy,
 ): Promise<WebhookEndpointRow> {
-  const check = checkWebhookUrl(input.url, allowLoopback);
+  const check = checkWebhookUrl(input.url, policy);
   if (!check.ok) {
     throw new AppError("validation_error", {
       detail: `The webhook URL ${check.reason}.`,

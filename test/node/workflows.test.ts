@@ -94,12 +94,13 @@ describe("deploy.yml", () => {
     expect(text.indexOf("environment: staging")).toBeLessThan(text.indexOf("environment: production"));
   });
 
-  it("migrates first, uploads, deploys 10 %, checks /ready, then 100 %, and can roll back", () => {
+  it("migrates, uploads, adds the version at 0 %, smoke-tests it by override, then shifts traffic, and can roll back", () => {
     const order = [
       "npx drizzle-kit migrate",
       "wrangler versions upload --env",
-      '"$NEW@10%" "$PREVIOUS@90%"',
-      "/ready",
+      '"$NEW@0%" "$PREVIOUS@100%"',
+      "Cloudflare-Workers-Version-Overrides",
+      '"$BASE_URL/ready"',
       '"$NEW@100%"',
       "wrangler triggers deploy",
       "wrangler rollback",
@@ -107,6 +108,17 @@ describe("deploy.yml", () => {
     expect(order.every((i) => i >= 0)).toBe(true);
     expect(order).toEqual([...order].sort((a, b) => a - b));
     expect(text).toMatch(/DATABASE_URL: \$\{\{ secrets\.DATABASE_URL \}\}/);
-    expect(text).toContain("Cloudflare-Workers-Version-Overrides");
+    // No client traffic reaches the new version before the smoke test: no percentage other than 0 and 100 for it.
+    expect(runs.match(/"\$NEW@(\d+)%"/g)).toEqual(['"$NEW@0%"', '"$NEW@100%"']);
+  });
+
+  it("accepts the smoke test only from the new version (/ready's version.id), 3 times in a row", () => {
+    const smoke = (deploy.jobs.deploy?.steps ?? []).find((s) =>
+      s.run?.includes("Cloudflare-Workers-Version-Overrides"),
+    );
+    expect(smoke?.run).toMatch(/jq -r '\.version\.id/);
+    expect(smoke?.run).toContain('[ "$served" = "$NEW" ]');
+    expect(smoke?.run).toContain('[ "$code" = 200 ]');
+    expect(smoke?.run).toMatch(/ok" -ge 3/);
   });
 });

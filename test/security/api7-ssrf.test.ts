@@ -4,10 +4,13 @@
  * credentials, and not point at private, loopback, link-local, CGNAT or internal addresses/names, in any spelling
  * the URL parser accepts (decimal, hex, octal, IPv4-mapped IPv6). Refusals are 400 `validation_error` on `url`.
  * With APP_ENV=test (as in development) http://127.0.0.1 receivers are allowed; production refuses them.
+ * Outside development and test (issue #11 finding 12, issue #12 item 8): no IP-literal host at all (Workers cannot
+ * fetch a bare IP), port 443 only; everywhere: no well-known loopback alias (*.nip.io, localtest.me, …) and never the
+ * API's own origin (in development and test, a loopback receiver on the API's own port).
  */
 
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import { checkWebhookUrl } from "../../src/lib/webhook-url";
@@ -65,6 +68,32 @@ const loopback = [
   "http://127.1/",
 ];
 
+/** The policies the route applies: production (its own origin api.edgepay.dev) and development (127.0.0.1:8787). */
+const production = { development: false, selfOrigin: "https://api.edgepay.dev" };
+const development = { development: true, selfOrigin: "http://edgepay.test" };
+
+/** Well-known public names that resolve to loopback (or to any IP written in the name): refused everywhere. */
+const loopbackAliases = [
+  "https://127.0.0.1.nip.io/hook",
+  "https://10-0-0-1.nip.io/hook",
+  "https://app.sslip.io/hook",
+  "https://localtest.me/hook",
+  "https://x.localtest.me./hook",
+  "https://lvh.me/hook",
+  "https://a.b.lvh.me/hook",
+  "https://vcap.me/",
+  "https://localhost.direct/",
+];
+
+/** Refused outside development and test only: IP-literal hosts, even public ones, and ports other than 443. */
+const refusedInProduction = [
+  "https://93.184.216.34/hook",
+  "https://1572395042/hook", // 93.184.216.34 as a decimal integer
+  "https://hooks.example.com:8443/hook",
+  "https://hooks.example.com:80/hook",
+  "https://hooks.example.com:1/hook",
+];
+
 let t: TestTenant;
 beforeAll(async () => {
   t = await createTestTenant();
@@ -106,10 +135,10 @@ describe("API7 — webhook URL policy through the API (APP_ENV=test)", () => {
 describe("API7 — production refuses loopback", () => {
   it("checkWebhookUrl without loopback refuses every spelling of it, and the rest", () => {
     for (const url of [...loopback, ...refusedEverywhere]) {
-      expect(checkWebhookUrl(url, false).ok, url).toBe(false);
+      expect(checkWebhookUrl(url, production).ok, url).toBe(false);
     }
-    for (const url of loopback) expect(checkWebhookUrl(url, true).ok, `${url} (development)`).toBe(true);
-    expect(checkWebhookUrl("https://hooks.example.com/x", false).ok).toBe(true);
+    for (const url of loopback) expect(checkWebhookUrl(url, development).ok, `${url} (development)`).toBe(true);
+    expect(checkWebhookUrl("https://hooks.example.com/x", production).ok).toBe(true);
   });
 
   it("a request under the production configuration is refused for a loopback receiver", async () => {
@@ -118,7 +147,14 @@ describe("API7 — production refuses loopback", () => {
     expect((await callDirect("/v1/users", { headers: t.auth })).status).toBe(200);
     const { NEON_LOCAL_ENDPOINT: _local, ...rest } = env as unknown as Record<string, string>;
     const production = { ...rest, APP_ENV: "production" };
-    for (const url of ["http://127.0.0.1:8787/hook", "https://127.0.0.1/hook", "http://localhost/hook"]) {
+    for (const url of [
+      "http://127.0.0.1:8787/hook",
+      "https://127.0.0.1/hook",
+      "http://localhost/hook",
+      "https://93.184.216.34/hook",
+      "https://hooks.example.com:8443/hook",
+      "https://127.0.0.1.nip.io/hook",
+    ]) {
       const ctx = createExecutionContext();
       const req = new Request("http://edgepay.test/v1/webhook_endpoints", {
         ...json("POST", { url, events: ["payment.succeeded"] }, t.auth),
@@ -134,7 +170,74 @@ describe("API7 — host name forms", () => {
   // Found by this suite: a trailing dot ("localhost.", "x.internal.") once slipped past the name check.
   it("refuses internal names written with a trailing dot (localhost., *.internal., *.local.)", () => {
     for (const url of ["https://localhost./", "https://metadata.google.internal./", "https://printer.local./"]) {
-      expect(checkWebhookUrl(url, false).ok, url).toBe(false);
+      expect(checkWebhookUrl(url, production).ok, url).toBe(false);
     }
+  });
+});
+
+describe("API7 — IP literals, ports, loopback aliases and the API itself", () => {
+  it("outside development and test, refuses any IP-literal host (public too) and any port but 443", () => {
+    for (const url of refusedInProduction) {
+      expect(checkWebhookUrl(url, production).ok, url).toBe(false);
+      expect(checkWebhookUrl(url, development).ok, `${url} (development)`).toBe(true);
+    }
+    // IPv6 literals were already refused everywhere (no public IPv6 receiver needed); outside dev, for both reasons.
+    expect(checkWebhookUrl("https://[2606:4700:4700::1111]/hook", production).ok).toBe(false);
+    // The default port written out is the same URL.
+    expect(checkWebhookUrl("https://hooks.example.com:443/x", production)).toMatchObject({ ok: true });
+  });
+
+  it("refuses well-known loopback aliases in every environment", () => {
+    for (const url of loopbackAliases) {
+      expect(checkWebhookUrl(url, production), url).toMatchObject({ ok: false });
+      expect(checkWebhookUrl(url, development), `${url} (development)`).toMatchObject({ ok: false });
+    }
+    // A name merely containing one is not one.
+    expect(checkWebhookUrl("https://nip.io.example.com/x", production).ok).toBe(true);
+    expect(checkWebhookUrl("https://mylvh.me.example.org/x", production).ok).toBe(true);
+  });
+
+  it("refuses the API's own origin everywhere; in development only its port among loopback receivers", () => {
+    for (const url of [
+      "https://api.edgepay.dev/v1/users",
+      "https://API.edgepay.dev./x",
+      "https://api.edgepay.dev:443/",
+    ]) {
+      expect(checkWebhookUrl(url, production), url).toMatchObject({
+        ok: false,
+        reason: "must not point at this API itself",
+      });
+    }
+    const local = { development: true, selfOrigin: "http://127.0.0.1:8787" };
+    for (const url of [
+      "http://127.0.0.1:8787/hook",
+      "http://localhost:8787/hook",
+      "http://[::1]:8787/",
+      "http://2130706433:8787/",
+      "https://127.0.0.1:8787/",
+    ]) {
+      expect(checkWebhookUrl(url, local), url).toMatchObject({
+        ok: false,
+        reason: "must not point at this API itself",
+      });
+    }
+    for (const url of ["http://127.0.0.1:9999/hook", "http://localhost:8788/hook", "https://127.0.0.1/hook"]) {
+      expect(checkWebhookUrl(url, local).ok, url).toBe(true);
+    }
+  });
+
+  it("through the API: a receiver on the API's own loopback port is refused, another port is accepted", async () => {
+    const post = (url: string) =>
+      exports.default.fetch(
+        new Request(
+          "http://127.0.0.1:8787/v1/webhook_endpoints",
+          json("POST", { url, events: ["payment.succeeded"] }, t.auth),
+        ),
+      );
+    for (const url of ["http://localhost:8787/hook", "http://127.0.0.1:8787/v1/users"]) {
+      await expectUrlRefused(await post(url), url);
+    }
+    expect((await post("http://127.0.0.1:9999/hook")).status).toBe(201);
+    for (const url of loopbackAliases.slice(0, 3)) await expectUrlRefused(await create(url), url);
   });
 });

@@ -188,7 +188,14 @@ describe("API8 — routes and methods", () => {
 
   it("/ready, /health, /openapi.json and /docs reveal no configuration", async () => {
     const ready = await call("/ready");
-    expect(Object.keys((await ready.clone().json()) as object).sort()).toEqual(["database", "redis", "status"]);
+    // `version` names the Worker version that answered (id and deploy tag), which the deploy's smoke test needs: not
+    // configuration.
+    expect(Object.keys((await ready.clone().json()) as object).sort()).toEqual([
+      "database",
+      "redis",
+      "status",
+      "version",
+    ]);
     for (const res of [ready, await call("/health"), await call("/openapi.json"), await call("/docs")]) {
       expect(res.status).toBe(200);
       expect(leaks(await res.text())).toEqual([]);

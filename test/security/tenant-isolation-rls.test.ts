@@ -90,19 +90,37 @@ describe("RLS — reads", () => {
   });
 });
 
-describe("RLS — the login role itself (the last wall)", () => {
-  // Tests log in as a non-superuser database owner, like Neon's owner role (test/setup/global.ts). FORCE RLS binds
-  // the owner, and it has no policy: a query that skips ScopedDb (no role switch) reads and writes nothing.
+describe("RLS — the runtime login role itself (the last wall)", () => {
+  // The Worker logs in as the runtime role made by docs/deploy.md's SQL (test/setup/global.ts), as in production;
+  // the database owner has BYPASSRLS, as Neon's does, and is used for migrations only. The runtime role reaches the
+  // tables only through edgepay_app/edgepay_service, whose policies bind it: a query that skips ScopedDb (no role
+  // switch, no tenant) reads and writes nothing.
+  it("logs in as a role that neither owns the tables nor bypasses RLS, and can switch to both app roles", async () => {
+    const db = testDb();
+    const [me] = await db
+      .execute<{ login: string; superuser: boolean; bypass: boolean; owner: string; app: boolean; service: boolean }>(
+        sql`select session_user as login, r.rolsuper as superuser, r.rolbypassrls as bypass,
+              (select tableowner from pg_tables where tablename = 'users') as owner,
+              pg_has_role(session_user, 'edgepay_app', 'MEMBER') as app,
+              pg_has_role(session_user, 'edgepay_service', 'MEMBER') as service
+            from pg_roles r where r.rolname = session_user`,
+      )
+      .then((r) => r.rows);
+    expect(me?.login).toMatch(/^edgepay_test_runtime_/);
+    expect(me).toMatchObject({ superuser: false, bypass: false, app: true, service: true });
+    expect(me?.owner).not.toBe(me?.login);
+    const [owner] = await db
+      .execute<{ bypass: boolean }>(sql`select rolbypassrls as bypass from pg_roles where rolname = ${me?.owner}`)
+      .then((r) => r.rows);
+    expect(owner?.bypass, "the owner is shaped like Neon's: BYPASSRLS").toBe(true);
+  });
+
   it("a raw query outside ScopedDb sees no tenant's rows", async () => {
     const db = testDb();
     const [raw] = await db.select({ n: count() }).from(users);
     expect(raw?.n).toBe(0);
     const [all] = await ScopedDb.forService(db).run(db.select({ n: count() }).from(users));
     expect(all?.n).toBeGreaterThan(0);
-    const [me] = await db
-      .execute<{ superuser: boolean }>(sql`select rolsuper as superuser from pg_roles where rolname = current_user`)
-      .then((r) => r.rows);
-    expect(me?.superuser).toBe(false);
   });
 
   it("a raw insert outside ScopedDb is refused", async () => {

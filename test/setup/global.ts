@@ -2,7 +2,15 @@ import { randomBytes } from "node:crypto";
 import { createClient } from "redis";
 import type { TestProject } from "vitest/node";
 import { startAnalyticsStandIn } from "../../dev/analytics/index";
-import { createDatabase, defaultDatabaseUrl, dropDatabase, dropRole, migrateDatabase } from "../../dev/lib/db";
+import {
+  createDatabase,
+  createRuntimeRole,
+  defaultDatabaseUrl,
+  dropDatabase,
+  dropRole,
+  migrateDatabase,
+  withLogin,
+} from "../../dev/lib/db";
 import { startNeonStandIn } from "../../dev/neon/index";
 import { startUpstashStandIn } from "../../dev/upstash/index";
 import { startWebhookReceiver } from "./webhook-receiver";
@@ -11,6 +19,7 @@ import { filterWorkerdOutput } from "./workerd-output";
 declare module "vitest" {
   export interface ProvidedContext {
     databaseUrl: string;
+    ownerDatabaseUrl: string;
     neonUrl: string;
     neonControlUrl: string;
     upstashUrl: string;
@@ -38,17 +47,24 @@ export default async function setup(project: TestProject) {
   const redisPrefix = `test:${runId}:`;
   const token = randomBytes(16).toString("hex");
 
-  // The app's databases belong to a non-superuser login role, as on Neon: row-level security then binds the owner
-  // too (FORCE RLS), which a superuser would silently bypass.
-  // One role per run (roles are cluster-wide): concurrent runs on one server must not reset each other's password.
+  // Roles in Neon's shape (docs/deploy.md, "Database roles"): the owner runs the migrations and has BYPASSRLS, like
+  // neondb_owner; the Worker logs in as a runtime role made with docs/deploy.md's SQL, without BYPASSRLS, so the
+  // tests meet row-level security exactly as production does.
+  // One pair of roles per run (roles are cluster-wide): concurrent runs on one server must not reset each other's
+  // passwords, and each run drops its own at the end.
   const owner = { role: `edgepay_test_owner_${runId}`, password: randomBytes(12).toString("hex") };
-  const databaseUrl = await createDatabase(serverUrl, database, owner);
-  await migrateDatabase(databaseUrl);
+  const runtime = { role: `edgepay_test_runtime_${runId}`, password: randomBytes(12).toString("hex") };
+  const ownerUrl = await createDatabase(serverUrl, database, owner);
+  await migrateDatabase(ownerUrl);
+  const databaseUrl = await createRuntimeRole(ownerUrl, runtime);
   // A second, empty database with the same schema stands for a lagging read replica (test/db/read-replica.test.ts).
-  const replicaUrl = await createDatabase(serverUrl, `${database}_replica`, owner);
-  await migrateDatabase(replicaUrl);
+  const replicaOwnerUrl = await createDatabase(serverUrl, `${database}_replica`, owner);
+  await migrateDatabase(replicaOwnerUrl);
+  const replicaUrl = withLogin(replicaOwnerUrl, runtime);
   // routeByDatabase: the read-replica tests point DATABASE_URL_READ at a second database behind the same stand-in.
-  const neon = await startNeonStandIn({ upstream: databaseUrl, routeByDatabase: true });
+  // loginAsCaller: like Neon, the stand-in logs in as the connection string's role, so the Worker's DATABASE_URL (the
+  // runtime role) decides what the database lets it do.
+  const neon = await startNeonStandIn({ upstream: databaseUrl, routeByDatabase: true, loginAsCaller: true });
   const upstash = await startUpstashStandIn({ upstream: redisUrl, token });
   const receiver = await startWebhookReceiver();
   // The local Analytics Engine: tests that point ANALYTICS_LOCAL_ENDPOINT at it read back what the Worker wrote.
@@ -56,6 +72,7 @@ export default async function setup(project: TestProject) {
   const analytics = await startAnalyticsStandIn({ token: analyticsToken });
 
   project.provide("databaseUrl", databaseUrl);
+  project.provide("ownerDatabaseUrl", ownerUrl);
   project.provide("neonUrl", neon.url);
   project.provide("neonControlUrl", neon.controlUrl);
   project.provide("upstashUrl", upstash.url);
@@ -77,6 +94,8 @@ export default async function setup(project: TestProject) {
     await Promise.allSettled([neon.close(), upstash.close(), receiver.close(), analytics.close()]);
     await dropDatabase(serverUrl, database);
     await dropDatabase(serverUrl, `${database}_replica`);
+    await dropRole(serverUrl, `${runtime.role}_nomember`); // test/routes/ready-parity.test.ts
+    await dropRole(serverUrl, runtime.role);
     await dropRole(serverUrl, owner.role);
     const redis = createClient({ url: redisUrl });
     await redis.connect();

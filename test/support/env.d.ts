@@ -6,6 +6,9 @@ declare namespace Cloudflare {
     TEST_REPLICA_URL: string;
     TEST_ANALYTICS_URL: string;
     TEST_ANALYTICS_TOKEN: string;
+    TEST_OWNER_DATABASE_URL: string;
+    /** A local queue nobody consumes (vitest.config.ts): Miniflare applies the platform's sendBatch limits to it. */
+    TEST_SINK_QUEUE: Queue;
   }
 }
 
