@@ -1,6 +1,7 @@
 /**
  * Configuration rules that only matter on the platform (issue #12): checked on `getConfig` itself, in Node.
  */
+import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { ConfigError, getConfig } from "../../src/config";
 import type { Bindings } from "../../src/env";
@@ -9,7 +10,7 @@ const base = {
   DATABASE_URL: "postgres://app:pw@ep-x-pooler.example.neon.tech/edgepay",
   UPSTASH_REDIS_REST_URL: "https://eu1-x.upstash.io",
   UPSTASH_REDIS_REST_TOKEN: "token",
-  JWT_SIGNING_KEY: "k".repeat(40),
+  JWT_SIGNING_KEY: randomBytes(32).toString("hex"), // outside development it must be ≥ 256 random bits
 };
 const parse = (env: Record<string, string>) => () => getConfig({ ...base, ...env } as unknown as Bindings);
 

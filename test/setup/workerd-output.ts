@@ -35,7 +35,7 @@ const internalError = [
   /^uncaught exception; exception = workerd\/jsg\/\S+: failed: jsg\.Error: internal error; reference = \w+$/,
 ];
 /** workerd's symbolized stack line that follows each diagnostic. */
-const stackLine = /^stack:( \S+workerd@[0-9a-f]+)+$/;
+const stackLine = /^stack:( \S+workerd@[0-9a-f]+)+(; sentryErrorContext = \w+)?(; wdErrId = \w+)?$/;
 
 export interface WorkerdOutputFilter {
   /** Diagnostics dropped so far. */
@@ -55,12 +55,13 @@ export function filterWorkerdOutput(streams: Writable[] = [process.stdout, proce
   let hidden = 0;
   const unexplained: string[] = [];
   const originals: [Writable, Write][] = [];
+  // Shared by both streams: workerd's info lines (stdout) and error lines (stderr) interleave.
+  let afterNoise = false;
+  let dnsPending = 0; // "internal error" lines still expected for DNS failures seen
 
   for (const stream of streams) {
     const original = stream.write.bind(stream) as Write;
     originals.push([stream, stream.write]);
-    let afterNoise = false;
-    let dnsPending = 0; // "internal error" lines still expected for DNS failures seen
 
     stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
       const text = typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8");
@@ -70,7 +71,7 @@ export function filterWorkerdOutput(streams: Writable[] = [process.stdout, proce
       for (const [i, line] of lines.entries()) {
         const last = i === lines.length - 1;
         if (noise.some((re) => re.test(line)) || dnsFailure.test(line)) {
-          if (dnsFailure.test(line)) dnsPending = 2;
+          if (dnsFailure.test(line)) dnsPending = Math.min(dnsPending + 2, 8);
           hidden++;
           afterNoise = true;
           continue;
