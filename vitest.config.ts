@@ -41,6 +41,11 @@ export default defineConfig({
                 SANDBOX_TRANSIENT_FAILURES: "2",
                 TEST_NEON_CONTROL_URL: inject("neonControlUrl"),
                 TEST_UPSTASH_CONTROL_URL: inject("upstashControlUrl"),
+                // Mail goes to the local stand-in (dev/mail); reports to Miniflare's local R2 (wrangler.toml).
+                MAIL_LOCAL_ENDPOINT: inject("mailUrl"),
+                TEST_MAIL_URL: inject("mailUrl"),
+                TEST_MAIL_CONTROL_URL: inject("mailControlUrl"),
+                JOBS_RETRY_BASE_SECONDS: "0",
               },
             },
           })),

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { Bindings } from "./env";
+import { type JobsConfig, jobsConfig, jobsSettings, refuseLocalMailInCloud } from "./jobs-config";
 
 const optionalUrl = (protocols: string[]) =>
   z
@@ -46,6 +47,7 @@ const schema = z
     SWEEP_PROCESSING_AFTER_SECONDS: intFromString(300, 1, 86_400),
     RATE_LIMIT_FAIL_MODE: z.enum(["open", "closed"]).default("open"),
     RATE_LIMIT_TIMEOUT_MS: intFromString(250, 10, 5_000),
+    ...jobsSettings,
   })
   .superRefine((v, ctx) => {
     if (Boolean(v.UPSTASH_REDIS_REST_URL) !== Boolean(v.UPSTASH_REDIS_REST_TOKEN)) {
@@ -61,6 +63,7 @@ const schema = z
     if (!v.JWT_SIGNING_KEY && (v.APP_ENV === "staging" || v.APP_ENV === "production")) {
       ctx.addIssue({ code: "custom", path: ["JWT_SIGNING_KEY"], message: `is required in ${v.APP_ENV}` });
     }
+    refuseLocalMailInCloud(v, ctx);
     if (v.NEON_LOCAL_ENDPOINT && v.APP_ENV === "production") {
       ctx.addIssue({ code: "custom", path: ["NEON_LOCAL_ENDPOINT"], message: "must not be set in production" });
     }
@@ -85,6 +88,8 @@ export interface Config {
   sweep: { outboxAfterMs: number; processingAfterMs: number };
   /** What the API does when the rate limiter cannot answer within `timeoutMs`. */
   rateLimit: { failMode: "open" | "closed"; timeoutMs: number };
+  /** E-mail, receipts and reports (src/jobs-config.ts). */
+  jobs: JobsConfig;
 }
 
 /** Thrown when the bindings are missing or malformed; its message names every offending binding. */
@@ -146,6 +151,7 @@ export function getConfig(env: Bindings): Config {
       processingAfterMs: v.SWEEP_PROCESSING_AFTER_SECONDS * 1000,
     },
     rateLimit: { failMode: v.RATE_LIMIT_FAIL_MODE, timeoutMs: v.RATE_LIMIT_TIMEOUT_MS },
+    jobs: jobsConfig(v),
     corsOrigins: v.CORS_ORIGINS.split(",")
       .map((s) => s.trim())
       .filter(Boolean),

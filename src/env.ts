@@ -38,4 +38,10 @@ export interface Bindings extends Cloudflare.Env {
   RATE_LIMIT_FAIL_MODE?: string;
   /** Milliseconds the rate limiter may take before its fail mode applies (default 250). */
   RATE_LIMIT_TIMEOUT_MS?: string;
+  /** Jobs (docs/jobs.md): receipts go through EMAIL (Email Service) or, locally, MAIL_LOCAL_ENDPOINT; reports to R2. */
+  MAIL_FROM?: string;
+  MAIL_LOCAL_ENDPOINT?: string;
+  JOBS_RETRY_BASE_SECONDS?: string;
+  REPORT_PAGE_ROWS?: string;
+  REPORT_PART_BYTES?: string;
 }

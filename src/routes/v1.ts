@@ -3,6 +3,7 @@ import { registerApiKeys } from "./api-keys";
 import { registerEvents } from "./events";
 import { registerOrders } from "./orders";
 import { registerPayments } from "./payments";
+import { registerSettings } from "./settings";
 import { registerUsers } from "./users";
 import { registerWebhookEndpoints } from "./webhook-endpoints";
 
@@ -14,4 +15,5 @@ export function registerV1(app: App): void {
   registerEvents(app);
   registerApiKeys(app);
   registerWebhookEndpoints(app);
+  registerSettings(app);
 }

@@ -3,19 +3,31 @@ import { outbox } from "../db/schema";
 import type { ScopedDb } from "../db/scoped-db";
 import { newId, uuidToId } from "../lib/ids";
 import { log } from "../observability/logger";
+import type { JobMessage, ReportMessage } from "../queues/jobs-messages";
 import type { PaymentsMessage, QueueMessage, WebhookMessage } from "../queues/messages";
 
 /** The queue producers a service may send to (the Worker's bindings, or test doubles that record). */
 export interface Producers {
   payments: Queue<PaymentsMessage>;
   webhooks: Queue<WebhookMessage>;
+  jobs: Queue<JobMessage>;
+  reports: Queue<ReportMessage>;
 }
 
 export interface OutboxRow {
   id: string;
-  topic: "payment" | "refund" | "webhook";
+  topic: (typeof outbox.$inferSelect)["topic"];
   payload: Record<string, unknown>;
 }
+
+/** The queue each outbox topic goes to. */
+const queueOfTopic = {
+  payment: "payments",
+  refund: "payments",
+  webhook: "webhooks",
+  job: "jobs",
+  report: "reports",
+} as const;
 
 /**
  * An outbox row for a payments-queue message, to insert in the same batch as the state change it announces. The
@@ -35,7 +47,7 @@ export function outboxInsert(db: ScopedDb, tenantId: string, body: PaymentsMessa
  * Outbox rows written by SQL (webhook deliveries fan out in a CTE) carry uuids; this turns any row into its queue
  * message.
  */
-export function toMessage(row: OutboxRow): QueueMessage {
+export function toMessage(row: OutboxRow): QueueMessage | JobMessage | ReportMessage {
   const p = row.payload as Record<string, string>;
   if (row.topic === "webhook" && p.delivery && p.tenant) {
     return { kind: "webhook", deliveryId: uuidToId("whd", p.delivery), tenantId: uuidToId("ten", p.tenant) };
@@ -52,19 +64,22 @@ export function toMessage(row: OutboxRow): QueueMessage {
 export async function dispatchOutbox(db: ScopedDb, producers: Producers, rows: OutboxRow[]): Promise<number> {
   if (rows.length === 0) return 0;
   const sent: string[] = [];
-  const payments = rows.filter((r) => r.topic !== "webhook");
-  const webhooks = rows.filter((r) => r.topic === "webhook");
-  const groups: [Queue<QueueMessage>, OutboxRow[]][] = [
-    [producers.payments as Queue<QueueMessage>, payments],
-    [producers.webhooks as Queue<QueueMessage>, webhooks],
-  ];
-  for (const [queue, group] of groups) {
-    if (group.length === 0) continue;
-    try {
-      await queue.sendBatch(group.map((r) => ({ body: toMessage(r), contentType: "json" as const })));
-      sent.push(...group.map((r) => r.id));
-    } catch (err) {
-      log.warn("queue send failed; the sweeper will retry", { rows: group.length, error_message: String(err) });
+  const groups = new Map<keyof Producers, OutboxRow[]>();
+  for (const r of rows) {
+    const name = queueOfTopic[r.topic];
+    groups.set(name, [...(groups.get(name) ?? []), r]);
+  }
+  for (const [name, group] of groups) {
+    const queue = producers[name] as Queue<unknown>;
+    // sendBatch takes at most 100 messages per call.
+    for (let i = 0; i < group.length; i += 100) {
+      const chunk = group.slice(i, i + 100);
+      try {
+        await queue.sendBatch(chunk.map((r) => ({ body: toMessage(r), contentType: "json" as const })));
+        sent.push(...chunk.map((r) => r.id));
+      } catch (err) {
+        log.warn("queue send failed; the sweeper will retry", { rows: chunk.length, error_message: String(err) });
+      }
     }
   }
   if (sent.length > 0) {

@@ -35,14 +35,19 @@ const required: Record<string, string> = {
   "GET /v1/webhook_endpoints": "webhooks:read",
   "GET /v1/webhook_endpoints/{id}": "webhooks:read",
   "DELETE /v1/webhook_endpoints/{id}": "webhooks:write",
+  "GET /v1/settings": "settings:manage",
+  "PATCH /v1/settings": "settings:manage",
 };
 const publicOperations = ["GET /health", "GET /ready", "POST /oauth/token"];
 
 type Role = "owner" | "admin" | "developer" | "viewer";
 const viewer = ["users:read", "orders:read", "payments:read", "events:read", "webhooks:read"];
 const developer = [...viewer, "users:write", "orders:write", "payments:write", "webhooks:write"];
-const admin = [...developer, "api_keys:read", "api_keys:manage"];
-/** Role → permissions: viewer reads (not API keys), developer runs the API and webhooks, admin also manages keys. */
+const admin = [...developer, "api_keys:read", "api_keys:manage", "settings:manage"];
+/**
+ * Role → permissions: viewer reads (not API keys), developer runs the API and webhooks, admin also manages keys and
+ * the tenant's settings (owner and admin only, per the contract).
+ */
 const grants: Record<Role, string[]> = { viewer, developer, admin, owner: admin };
 
 type Call = { path: string; init: RequestInit };
@@ -82,6 +87,8 @@ function requestFor(op: string, w: World, auth: Record<string, string>): Call | 
     "GET /v1/webhook_endpoints": () => get("/v1/webhook_endpoints"),
     "GET /v1/webhook_endpoints/{id}": () => get(`/v1/webhook_endpoints/${w.endpointId}`),
     "DELETE /v1/webhook_endpoints/{id}": () => send("DELETE", `/v1/webhook_endpoints/${w.endpointId}`),
+    "GET /v1/settings": () => get("/v1/settings"),
+    "PATCH /v1/settings": () => send("PATCH", "/v1/settings", { receipts: { enabled: true } }),
   };
   return table[op]?.();
 }

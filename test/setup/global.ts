@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { createClient } from "redis";
 import type { TestProject } from "vitest/node";
 import { createDatabase, defaultDatabaseUrl, dropDatabase, dropRole, migrateDatabase } from "../../dev/lib/db";
+import { startMailStandIn } from "../../dev/mail/index";
 import { startNeonStandIn } from "../../dev/neon/index";
 import { startUpstashStandIn } from "../../dev/upstash/index";
 import { startWebhookReceiver } from "./webhook-receiver";
@@ -18,6 +19,8 @@ declare module "vitest" {
     jwtSigningKey: string;
     webhookReceiverUrl: string;
     replicaUrl: string;
+    mailUrl: string;
+    mailControlUrl: string;
   }
 }
 
@@ -46,6 +49,7 @@ export default async function setup(project: TestProject) {
   const neon = await startNeonStandIn({ upstream: databaseUrl, routeByDatabase: true });
   const upstash = await startUpstashStandIn({ upstream: redisUrl, token });
   const receiver = await startWebhookReceiver();
+  const mail = await startMailStandIn();
 
   project.provide("databaseUrl", databaseUrl);
   project.provide("neonUrl", neon.url);
@@ -57,9 +61,11 @@ export default async function setup(project: TestProject) {
   project.provide("jwtSigningKey", randomBytes(32).toString("hex"));
   project.provide("webhookReceiverUrl", receiver.url);
   project.provide("replicaUrl", replicaUrl);
+  project.provide("mailUrl", mail.url);
+  project.provide("mailControlUrl", mail.controlUrl);
 
   return async () => {
-    await Promise.allSettled([neon.close(), upstash.close(), receiver.close()]);
+    await Promise.allSettled([neon.close(), upstash.close(), receiver.close(), mail.close()]);
     await dropDatabase(serverUrl, database);
     await dropDatabase(serverUrl, `${database}_replica`);
     await dropRole(serverUrl, owner.role);

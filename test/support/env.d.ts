@@ -4,5 +4,7 @@ declare namespace Cloudflare {
     TEST_UPSTASH_CONTROL_URL: string;
     TEST_WEBHOOK_RECEIVER_URL: string;
     TEST_REPLICA_URL: string;
+    TEST_MAIL_CONTROL_URL: string;
+    TEST_MAIL_URL: string;
   }
 }
