@@ -2,6 +2,7 @@ import { createApp } from "./app";
 import type { Bindings } from "./env";
 import { queueRoutes } from "./queues/consumers";
 import { dispatchQueue } from "./queues/dispatch";
+import { sweepReports } from "./queues/jobs-sweeper";
 import { sweep } from "./queues/sweeper";
 
 const app = createApp();
@@ -13,6 +14,11 @@ export default {
     await dispatchQueue(queueRoutes, batch, env, ctx);
   },
   async scheduled(controller, env, _ctx) {
-    await sweep(env, controller.scheduledTime);
+    // Independent sweeps: one failing must not keep the other from running.
+    const results = await Promise.allSettled([
+      sweep(env, controller.scheduledTime),
+      sweepReports(env, controller.scheduledTime),
+    ]);
+    for (const r of results) if (r.status === "rejected") throw r.reason;
   },
 } satisfies ExportedHandler<Bindings>;

@@ -3,6 +3,7 @@ import { registerApiKeys } from "./api-keys";
 import { registerEvents } from "./events";
 import { registerOrders } from "./orders";
 import { registerPayments } from "./payments";
+import { registerReports } from "./reports";
 import { registerSettings } from "./settings";
 import { registerUsers } from "./users";
 import { registerWebhookEndpoints } from "./webhook-endpoints";
@@ -16,4 +17,5 @@ export function registerV1(app: App): void {
   registerApiKeys(app);
   registerWebhookEndpoints(app);
   registerSettings(app);
+  registerReports(app);
 }
