@@ -11,7 +11,7 @@ const assets = [
   ["@scalar/api-reference/dist/browser/standalone.js", "public/vendor/scalar-api-reference.js"],
   // pdf-lib as a separate Worker module (wrangler.toml `rules`), loaded by dynamic import only in queue consumers:
   // it stays out of the fetch path's bundle (src/lib/pdf.ts).
-  ["pdf-lib/dist/pdf-lib.esm.min.js", "src/vendor/pdf-lib.js"],
+  ["pdf-lib/dist/pdf-lib.esm.min.js", "src/vendor/pdf-lib.mjs"],
 ];
 
 let missing = 0;

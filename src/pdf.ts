@@ -8,6 +8,6 @@
 let loading: Promise<typeof import("pdf-lib")> | undefined;
 
 export function loadPdfLib(): Promise<typeof import("pdf-lib")> {
-  loading ??= import("./vendor/pdf-lib.js");
+  loading ??= import("./vendor/pdf-lib.mjs");
   return loading;
 }

@@ -1,6 +1,7 @@
 import { createExecutionContext, createMessageBatch, getQueueResult, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { sql } from "drizzle-orm";
+import { seedPaymentsSql } from "../../dev/lib/seed-payments";
 import { ScopedDb } from "../../src/db/scoped-db";
 import worker from "../../src/index";
 import { idToUuid } from "../../src/lib/ids";
@@ -9,38 +10,11 @@ import { waitFor } from "./payments";
 import type { TestTenant } from "./tenants";
 import { testDb } from "./tenants";
 
-/** A 32-hex-digit UUIDv7 (Postgres takes it without dashes) whose time part is `ts`'s millisecond, as SQL. */
-const uuidv7At = (ts: string, salt: string) =>
-  `(lpad(to_hex((extract(epoch from ${ts}) * 1000)::bigint), 12, '0') || '7' || substr(md5(${salt} || random()::text), 1, 3) || '8' || substr(md5(${salt} || random()::text || 'x'), 1, 15))::uuid`;
-
-/**
- * Seeds `n` paid orders with one payment each straight into Postgres (one statement; the API would take minutes):
- * ids are UUIDv7 of their own `created_at` as the app writes them, spread evenly from `from` every `stepMs`;
- * currencies cycle usd/eur/jpy, about one payment in ten failed.
- */
+/** Seeds `n` payments (and their orders) in one statement: dev/lib/seed-payments.ts. */
 export async function seedPayments(t: TestTenant, userId: string, n: number, from: Date, stepMs: number) {
   const db = testDb();
-  const tenant = idToUuid("ten", t.tenantId);
-  const user = idToUuid("usr", userId);
-  await ScopedDb.forService(db).run(
-    db.execute(
-      sql.raw(`with g as (
-        select i, date_trunc('milliseconds', '${from.toISOString()}'::timestamptz + (i * ${stepMs}) * interval '1 millisecond') as ts,
-          (array['usd','eur','jpy'])[1 + i % 3] as cur, 100 + (i * 7919) % 100000 as amt
-        from generate_series(0, ${n - 1}) i
-      ), o as (
-        insert into orders (id, tenant_id, user_id, currency, amount, status, created_at, updated_at)
-        select ${uuidv7At("ts", "'o' || i")}, '${tenant}', '${user}', cur, amt, 'paid', ts, ts from g
-        returning id, currency, amount, created_at
-      )
-      insert into payments (id, tenant_id, order_id, amount, currency, status, payment_method, idempotency_key,
-        request_fingerprint, created_at, updated_at)
-      select ${uuidv7At("o.created_at", "o.id::text")}, '${tenant}', o.id, o.amount, o.currency,
-        case when random() < 0.1 then 'failed' else 'succeeded' end, 'pm_card_visa', o.id::text, 'seed',
-        o.created_at, o.created_at
-      from o`),
-    ),
-  );
+  const text = seedPaymentsSql(idToUuid("ten", t.tenantId), idToUuid("usr", userId), n, from, stepMs);
+  await ScopedDb.forService(db).run(db.execute(sql.raw(text)));
 }
 
 /** The database's own answer: payments per currency in [from, to] (count and sum of amounts). */

@@ -1,2 +1,0 @@
-// Types of src/vendor/pdf-lib.js (pdf-lib's own ESM build, copied there by dev/copy-assets.mjs at install time).
-export * from "pdf-lib";
