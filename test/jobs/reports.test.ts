@@ -271,6 +271,39 @@ describe("statement", () => {
   }, 60_000);
 });
 
+describe("POST /v1/reports and Idempotency-Key", () => {
+  const body = {
+    type: "payments",
+    format: "csv",
+    created_gte: "2026-01-01T00:00:00Z",
+    created_lte: "2026-01-02T00:00:00Z",
+  };
+
+  it("a retry with the same key replays the first report; another body under it is a 422", async () => {
+    const key = { ...other.auth, "Idempotency-Key": crypto.randomUUID() };
+    const first = await call("/v1/reports", json("POST", body, key));
+    expect(first.status).toBe(202);
+    const again = await call("/v1/reports", json("POST", body, key));
+    expect(again.status).toBe(202);
+    expect(again.headers.get("Idempotent-Replayed")).toBe("true");
+    expect(((await again.json()) as { id: string }).id).toBe(((await first.json()) as { id: string }).id);
+    const mismatch = await call("/v1/reports", json("POST", { ...body, currency: "usd" }, key));
+    expect(mismatch.status).toBe(422);
+  });
+
+  it("concurrent requests with one key create one report", async () => {
+    const t2 = await createTestTenant();
+    const key = { ...t2.auth, "Idempotency-Key": crypto.randomUUID() };
+    const results = await Promise.all([1, 2, 3, 4].map(() => call("/v1/reports", json("POST", body, key))));
+    const statuses = results.map((r) => r.status);
+    expect(statuses.filter((s) => s === 202).length).toBeGreaterThanOrEqual(1);
+    expect(statuses.every((s) => s === 202 || s === 409)).toBe(true);
+    const db = testDb();
+    const rows = await ScopedDb.forService(db).run(db.select().from(reports).where(eq(reports.tenantId, t2.tenantId)));
+    expect(rows).toHaveLength(1);
+  });
+});
+
 describe("validation", () => {
   it.each([
     [{ type: "statement", format: "csv" }, "format"],
