@@ -3,10 +3,12 @@
  * its mailbox page. `npm run mailbox -- --json` prints the messages as JSON; `--clear` empties the mailbox.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
-const file = join(fileURLToPath(new URL("../..", import.meta.url)), ".data", "mailbox.json");
+// The same data folder as npm run dev (EDGEPAY_DATA_DIR, default .data).
+const root = fileURLToPath(new URL("../..", import.meta.url));
+const file = join(resolve(root, process.env.EDGEPAY_DATA_DIR || ".data"), "mailbox.json");
 if (!existsSync(file)) {
   console.error("No mailbox: start `npm run dev` first (it writes .data/mailbox.json).");
   process.exit(1);
