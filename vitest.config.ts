@@ -47,6 +47,11 @@ export default defineConfig({
                 TEST_UPSTASH_CONTROL_URL: inject("upstashControlUrl"),
                 TEST_ANALYTICS_URL: inject("analyticsUrl"),
                 TEST_ANALYTICS_TOKEN: inject("analyticsToken"),
+                // Mail goes to the local stand-in (dev/mail); reports to Miniflare's local R2 (wrangler.toml).
+                MAIL_LOCAL_ENDPOINT: inject("mailUrl"),
+                TEST_MAIL_URL: inject("mailUrl"),
+                TEST_MAIL_CONTROL_URL: inject("mailControlUrl"),
+                JOBS_RETRY_BASE_SECONDS: "0",
               },
               // A real local queue with no consumer, behind the tests' limit-enforcing producer (test/support/queues.ts).
               queueProducers: { TEST_SINK_QUEUE: { queueName: "edgepay-test-sink" } },

@@ -6,13 +6,18 @@ import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
-/** [source in node_modules, destination under public/] */
-const assets = [["@scalar/api-reference/dist/browser/standalone.js", "vendor/scalar-api-reference.js"]];
+/** [source in node_modules, destination relative to the repo] */
+const assets = [
+  ["@scalar/api-reference/dist/browser/standalone.js", "public/vendor/scalar-api-reference.js"],
+  // pdf-lib as a separate Worker module (wrangler.toml `rules`), loaded by dynamic import only in queue consumers:
+  // it stays out of the fetch path's bundle (src/lib/pdf.ts).
+  ["pdf-lib/dist/pdf-lib.esm.min.js", "src/vendor/pdf-lib.mjs"],
+];
 
 let missing = 0;
 for (const [from, to] of assets) {
   const source = join(root, "node_modules", from);
-  const target = join(root, "public", to);
+  const target = join(root, to);
   if (!existsSync(source)) {
     // `npm ci --omit=dev` has no devDependencies: warn instead of breaking a production-only install.
     console.warn(`copy-assets: ${from} is not installed; /${to} will be missing (install devDependencies).`);
@@ -22,4 +27,4 @@ for (const [from, to] of assets) {
   mkdirSync(dirname(target), { recursive: true });
   copyFileSync(source, target);
 }
-if (missing === 0) console.log(`copy-assets: ${assets.length} file(s) copied to public/`);
+if (missing === 0) console.log(`copy-assets: ${assets.length} file(s) copied`);

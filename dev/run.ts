@@ -11,7 +11,7 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -22,6 +22,7 @@ import { startPGlite, startPrivateRedis } from "./lib/local-services";
 import { logger, pipeLines, stopChild, which } from "./lib/proc";
 import { type DemoSeed, databaseLabel, ensureDemo } from "./lib/seed";
 import { spawnWranglerDev } from "./lib/wrangler";
+import { startMailStandIn } from "./mail/index";
 import { startNeonStandIn } from "./neon/index";
 import { startUpstashStandIn } from "./upstash/index";
 
@@ -209,6 +210,14 @@ async function main(): Promise<void> {
   }
 
   await startLocalAnalytics(vars);
+
+  // E-mail (receipts) goes to the local mail stand-in; `npm run mailbox` (via .data/mailbox.json) or its page shows it.
+  const mail = await startMailStandIn();
+  cleanups.push({ name: "mail stand-in", run: () => mail.close() });
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(join(dataDir, "mailbox.json"), JSON.stringify({ url: mail.url }));
+  logger("mail").info(`stand-in on ${mail.url} (mailbox page ${mail.url}/, npm run mailbox)`);
+  vars.MAIL_LOCAL_ENDPOINT = mail.url;
 
   const devVars = readDevVars(root);
   // OAuth access tokens need a signing key; a fresh one per run unless .dev.vars brings its own.

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { Bindings } from "./env";
+import { type JobsConfig, jobsConfig, jobsSettings, refuseLocalMailInCloud } from "./jobs-config";
 import { weakSecretReason } from "./lib/key-strength";
 
 const optionalUrl = (protocols: string[]) =>
@@ -49,6 +50,7 @@ const schema = z
     RATE_LIMIT_FAIL_MODE: z.enum(["open", "closed"]).default("open"),
     RATE_LIMIT_TIMEOUT_MS: intFromString(250, 10, 5_000),
     ANALYTICS_LOCAL_ENDPOINT: optionalUrl(["http:"]),
+    ...jobsSettings,
   })
   .superRefine((v, ctx) => {
     if (Boolean(v.UPSTASH_REDIS_REST_URL) !== Boolean(v.UPSTASH_REDIS_REST_TOKEN)) {
@@ -64,6 +66,7 @@ const schema = z
     if (!v.JWT_SIGNING_KEY && (v.APP_ENV === "staging" || v.APP_ENV === "production")) {
       ctx.addIssue({ code: "custom", path: ["JWT_SIGNING_KEY"], message: `is required in ${v.APP_ENV}` });
     }
+    refuseLocalMailInCloud(v, ctx);
     if (v.ANALYTICS_LOCAL_ENDPOINT && (v.APP_ENV === "staging" || v.APP_ENV === "production")) {
       ctx.addIssue({ code: "custom", path: ["ANALYTICS_LOCAL_ENDPOINT"], message: `must not be set in ${v.APP_ENV}` });
     }
@@ -98,6 +101,8 @@ export interface Config {
   sweep: { outboxAfterMs: number; processingAfterMs: number; webhookAfterMs: number };
   /** What the API does when the rate limiter cannot answer within `timeoutMs`. */
   rateLimit: { failMode: "open" | "closed"; timeoutMs: number };
+  /** E-mail, receipts and reports (src/jobs-config.ts). */
+  jobs: JobsConfig;
 }
 
 /** Thrown when the bindings are missing or malformed; its message names every offending binding. */
@@ -161,6 +166,7 @@ export function getConfig(env: Bindings): Config {
       webhookAfterMs: v.SWEEP_WEBHOOK_AFTER_SECONDS * 1000,
     },
     rateLimit: { failMode: v.RATE_LIMIT_FAIL_MODE, timeoutMs: v.RATE_LIMIT_TIMEOUT_MS },
+    jobs: jobsConfig(v),
     corsOrigins: v.CORS_ORIGINS.split(",")
       .map((s) => s.trim())
       .filter(Boolean),

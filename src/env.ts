@@ -5,8 +5,6 @@
  */
 export interface Bindings extends Cloudflare.Env {
   DATABASE_URL?: string;
-  /** `[version_metadata]` in wrangler.toml: the running version's id and tag, shown by /ready. */
-  CF_VERSION_METADATA?: WorkerVersionMetadata;
   DATABASE_URL_READ?: string;
   /** Local Neon stand-in (`http://127.0.0.1:PORT`): routes the driver's HTTP and WebSocket traffic there. */
   NEON_LOCAL_ENDPOINT?: string;
@@ -44,4 +42,10 @@ export interface Bindings extends Cloudflare.Env {
   RATE_LIMIT_FAIL_MODE?: string;
   /** Milliseconds the rate limiter may take before its fail mode applies (default 250). */
   RATE_LIMIT_TIMEOUT_MS?: string;
+  /** Jobs (docs/jobs.md): receipts go through EMAIL (Email Service) or, locally, MAIL_LOCAL_ENDPOINT; reports to R2. */
+  MAIL_FROM?: string;
+  MAIL_LOCAL_ENDPOINT?: string;
+  JOBS_RETRY_BASE_SECONDS?: string;
+  REPORT_PAGE_ROWS?: string;
+  REPORT_PART_BYTES?: string;
 }

@@ -3,6 +3,7 @@ import type { Bindings } from "./env";
 import { withLocalAnalytics } from "./observability/local-dataset";
 import { queueRoutes } from "./queues/consumers";
 import { dispatchQueue } from "./queues/dispatch";
+import { sweepReports } from "./queues/jobs-sweeper";
 import { sweep } from "./queues/sweeper";
 
 /** The tenant's live-events Durable Object (GET /v1/events/stream): an entry point like the queue consumers. */
@@ -17,6 +18,12 @@ export default {
     await dispatchQueue(queueRoutes, batch, withLocalAnalytics(env, ctx), ctx);
   },
   async scheduled(controller, env, ctx) {
-    await sweep(withLocalAnalytics(env, ctx), controller.scheduledTime);
+    const local = withLocalAnalytics(env, ctx);
+    // Independent sweeps: one failing must not keep the other from running.
+    const results = await Promise.allSettled([
+      sweep(local, controller.scheduledTime),
+      sweepReports(local, controller.scheduledTime),
+    ]);
+    for (const r of results) if (r.status === "rejected") throw r.reason;
   },
 } satisfies ExportedHandler<Bindings>;

@@ -20,6 +20,7 @@ export const managedBindings = [
   "UPSTASH_REDIS_REST_URL",
   "UPSTASH_REDIS_REST_TOKEN",
   "REDIS_PREFIX",
+  "MAIL_LOCAL_ENDPOINT",
 ] as const;
 
 export interface ForwardedVars {

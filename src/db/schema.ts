@@ -220,6 +220,8 @@ export const refunds = pgTable(
     index("refunds_tenant_payment_idx").on(t.tenantId, t.paymentId, t.id.desc()),
     // The sweeper's "stuck pending refunds" scan.
     index("refunds_pending_idx").on(t.updatedAt).where(sql`${t.status} = 'pending'`),
+    // Refund reports page through a tenant's refunds by id (a date range is an id range, see idFloor).
+    index("refunds_tenant_id_idx").on(t.tenantId, t.id.desc()),
     check("refunds_amount_check", sql`${t.amount} > 0`),
   ],
 );
@@ -310,7 +312,7 @@ export const webhookAttempts = pgTable(
   (t) => [primaryKey({ columns: [t.deliveryId, t.attempt] })],
 );
 
-export const outboxTopic = pgEnum("outbox_topic", ["payment", "refund", "webhook"]);
+export const outboxTopic = pgEnum("outbox_topic", ["payment", "refund", "webhook", "job", "report"]);
 
 /**
  * Transactional outbox: a row is written in the same batch as the state change that needs a queue message, and
@@ -347,3 +349,80 @@ export const sandboxLedger = pgTable("sandbox_ledger", {
   createdAt: timestamptz("created_at").notNull(),
   updatedAt: timestamptz("updated_at").notNull(),
 });
+
+/** Per-tenant settings (`GET/PATCH /v1/settings`); no row = the defaults. */
+export const tenantSettings = pgTable("tenant_settings", {
+  tenantId: tenantId("tenant_id")
+    .primaryKey()
+    .references(() => tenants.id),
+  receiptsEnabled: boolean("receipts_enabled").notNull().default(true),
+  createdAt: timestamptz("created_at").notNull(),
+  updatedAt: timestamptz("updated_at").notNull(),
+});
+
+export const emailStatuses = ["sending", "sent"] as const;
+
+/**
+ * One row per e-mail the jobs consumer owes: the primary key (tenant, dedupe key such as `receipt:pay_…`,
+ * recipient) is what makes a redelivered message or a retry unable to send a second copy. `sending` rows carry a
+ * lease: another attempt may take the row over only once the lease has run out (see services/receipts.ts).
+ */
+export const emailMessages = pgTable(
+  "email_messages",
+  {
+    tenantId: tenantId("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    dedupeKey: text("dedupe_key").notNull(),
+    recipient: text("recipient").notNull(),
+    status: text("status", { enum: emailStatuses }).notNull(),
+    attempts: integer("attempts").notNull().default(1),
+    leaseUntil: timestamptz("lease_until").notNull(),
+    providerMessageId: text("provider_message_id"),
+    createdAt: timestamptz("created_at").notNull(),
+    sentAt: timestamptz("sent_at"),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.dedupeKey, t.recipient] }),
+    check("email_messages_status_check", sql`${t.status} in (${inList(emailStatuses)})`),
+  ],
+);
+
+export const reportTypes = ["payments", "refunds", "statement"] as const;
+export const reportFormats = ["csv", "pdf"] as const;
+export const reportStatuses = ["pending", "processing", "ready", "failed"] as const;
+
+/** Report exports (`POST /v1/reports`): built by the reports queue consumer into R2, deleted after `expires_at`. */
+export const reports = pgTable(
+  "reports",
+  {
+    id: prefixedId("rpt")("id").primaryKey(),
+    tenantId: tenantId("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    type: text("type", { enum: reportTypes }).notNull(),
+    format: text("format", { enum: reportFormats }).notNull(),
+    status: text("status", { enum: reportStatuses }).notNull().default("pending"),
+    createdGte: timestamptz("created_gte").notNull(),
+    createdLte: timestamptz("created_lte").notNull(),
+    currency: text("currency"),
+    rowCount: integer("row_count"),
+    sizeBytes: bigint("size_bytes", { mode: "number" }),
+    /** R2 key of the finished object (set with `ready`). */
+    objectKey: text("object_key"),
+    failureCode: text("failure_code"),
+    attempts: integer("attempts").notNull().default(0),
+    expiresAt: timestamptz("expires_at").notNull(),
+    createdAt: timestamptz("created_at").notNull(),
+    updatedAt: timestamptz("updated_at").notNull(),
+  },
+  (t) => [
+    index("reports_tenant_id_idx").on(t.tenantId, t.id.desc()),
+    // The cron sweeper deletes expired reports (and their R2 objects).
+    index("reports_expires_idx").on(t.expiresAt),
+    check("reports_status_check", sql`${t.status} in (${inList(reportStatuses)})`),
+    check("reports_type_check", sql`${t.type} in (${inList(reportTypes)})`),
+    check("reports_format_check", sql`${t.format} in (${inList(reportFormats)})`),
+    check("reports_statement_pdf_check", sql`${t.type} <> 'statement' or ${t.format} = 'pdf'`),
+  ],
+);

@@ -14,6 +14,7 @@ export const idPrefixes = {
   webhookEndpoint: "we",
   webhookDelivery: "whd",
   outbox: "obx",
+  report: "rpt",
 } as const;
 export type IdPrefix = (typeof idPrefixes)[keyof typeof idPrefixes];
 

@@ -10,6 +10,8 @@ export const eventTypes = [
   "order.refunded",
   "refund.succeeded",
   "refund.failed",
+  "report.ready",
+  "report.failed",
 ] as const;
 export type EventType = (typeof eventTypes)[number];
 

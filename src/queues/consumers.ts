@@ -1,4 +1,6 @@
 import type { QueueRoutes } from "./dispatch";
+import { jobsConsumer, jobsDeadLetterConsumer } from "./jobs";
+import { reportsConsumer, reportsDeadLetterConsumer } from "./jobs-reports";
 import { paymentsConsumer, paymentsDeadLetterConsumer } from "./payments";
 import { webhooksConsumer, webhooksDeadLetterConsumer } from "./webhooks";
 
@@ -8,4 +10,8 @@ export const queueRoutes: QueueRoutes = {
   "payments-dlq": paymentsDeadLetterConsumer,
   webhooks: webhooksConsumer,
   "webhooks-dlq": webhooksDeadLetterConsumer,
+  jobs: jobsConsumer,
+  "jobs-dlq": jobsDeadLetterConsumer,
+  reports: reportsConsumer,
+  "reports-dlq": reportsDeadLetterConsumer,
 };

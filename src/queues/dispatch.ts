@@ -4,9 +4,19 @@ import { log } from "../observability/logger";
 export type QueueHandler = (batch: MessageBatch, env: Bindings, ctx: ExecutionContext) => Promise<void>;
 
 /** Queue name → handler; a name is matched by its role suffix so staging/production queue names work too. */
-export type QueueRoutes = Record<"payments" | "payments-dlq" | "webhooks" | "webhooks-dlq", QueueHandler>;
+export type QueueRoutes = Record<(typeof roles)[number], QueueHandler>;
 
-const roles = ["payments-dlq", "webhooks-dlq", "payments", "webhooks"] as const;
+// Dead-letter roles come first so that a name is matched by its longest role.
+const roles = [
+  "payments-dlq",
+  "webhooks-dlq",
+  "jobs-dlq",
+  "reports-dlq",
+  "payments",
+  "webhooks",
+  "jobs",
+  "reports",
+] as const;
 
 /** The role of a queue from its name: `edgepay-production-payments-dlq` → `payments-dlq`. */
 export function queueRole(name: string): keyof QueueRoutes | undefined {

@@ -20,6 +20,8 @@ export const openApiInfo = {
     { name: "API keys", description: "Secret keys of your tenant, with roles." },
     { name: "OAuth", description: "Access tokens for API keys (client credentials grant)." },
     { name: "Health", description: "Liveness and readiness." },
+    { name: "Reports", description: "CSV exports and PDF statements, built in the background." },
+    { name: "Settings", description: "The tenant's settings (owner and admin)." },
   ],
 };
 

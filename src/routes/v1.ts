@@ -4,6 +4,8 @@ import { registerEventStream } from "./event-stream";
 import { registerEvents } from "./events";
 import { registerOrders } from "./orders";
 import { registerPayments } from "./payments";
+import { registerReports } from "./reports";
+import { registerSettings } from "./settings";
 import { registerUsers } from "./users";
 import { registerWebhookEndpoints } from "./webhook-endpoints";
 
@@ -16,4 +18,6 @@ export function registerV1(app: App): void {
   registerEvents(app);
   registerApiKeys(app);
   registerWebhookEndpoints(app);
+  registerSettings(app);
+  registerReports(app);
 }

@@ -26,7 +26,10 @@ export class Services {
 
   constructor(
     readonly config: Config,
-    private readonly env: Pick<Bindings, "PAYMENTS_QUEUE" | "WEBHOOKS_QUEUE" | "LIVE_EVENTS">,
+    private readonly env: Pick<
+      Bindings,
+      "PAYMENTS_QUEUE" | "WEBHOOKS_QUEUE" | "JOBS_QUEUE" | "REPORTS_QUEUE" | "LIVE_EVENTS"
+    >,
     telemetry?: Telemetry,
   ) {
     this.keys = redisKeys(config.redis?.prefix ?? "ep:");
@@ -38,6 +41,8 @@ export class Services {
     return {
       payments: this.env.PAYMENTS_QUEUE as Producers["payments"],
       webhooks: this.env.WEBHOOKS_QUEUE as Producers["webhooks"],
+      jobs: this.env.JOBS_QUEUE as Producers["jobs"],
+      reports: this.env.REPORTS_QUEUE as Producers["reports"],
     };
   }
 

@@ -9,6 +9,27 @@ export interface NewEvent {
   object: Record<string, unknown>;
 }
 
+/** Events whose object's customer gets an e-mail receipt (the jobs queue sends it, services/receipts.ts). */
+const receiptEvents: ReadonlySet<EventType> = new Set(["payment.succeeded", "refund.succeeded"]);
+
+/**
+ * The outbox row asking the jobs queue for a receipt, as a CTE of the event's statement: only when the tenant has
+ * receipts on (checked again when sending), atomically with the event, so a receipt can neither be lost nor asked
+ * for a change that rolled back.
+ */
+function receiptJob(tenantId: string, tenantUuid: string, event: NewEvent, now: Date) {
+  const subjectId = event.object.id;
+  if (!receiptEvents.has(event.type) || typeof subjectId !== "string") return undefined;
+  const outboxId = newId("obx", now.getTime());
+  const payload = JSON.stringify({ kind: "receipt", tenantId, subjectId, outboxId });
+  return sql`, j as (
+        insert into outbox (id, tenant_id, topic, payload, created_at)
+        select ${idToUuid("obx", outboxId)}::uuid, ${tenantUuid}::uuid, 'job', ${payload}::jsonb, ${now.toISOString()}::timestamptz
+        where coalesce((select receipts_enabled from tenant_settings where tenant_id = ${tenantUuid}::uuid), true)
+        returning id, topic, payload
+      )`;
+}
+
 /**
  * One batch statement that records an event AND fans it out to the tenant's subscribed webhook endpoints: an event
  * row, a `webhook_deliveries` row per endpoint, and an outbox row per delivery — atomically with the state change
@@ -20,6 +41,7 @@ export function recordEvent(db: ScopedDb, tenantId: string, event: NewEvent, now
   const eventUuid = idToUuid("evt", id);
   const tenantUuid = idToUuid("ten", tenantId);
   const data = JSON.stringify({ object: event.object });
+  const job = receiptJob(tenantId, tenantUuid, event, now);
   const subscribed = sql`from webhook_endpoints we
     where we.tenant_id = ${tenantUuid}::uuid and we.deleted_at is null and ${event.type} = any(we.events)`;
   return {
@@ -43,7 +65,9 @@ export function recordEvent(db: ScopedDb, tenantId: string, event: NewEvent, now
           ${now.toISOString()}::timestamptz
         from d
         returning id, topic, payload
-      )
-      select o.id::text as id, o.topic::text as topic, o.payload from o`),
+      )${job ?? sql``}
+      select o.id::text as id, o.topic::text as topic, o.payload from o${
+        job ? sql` union all select j.id::text, j.topic::text, j.payload from j` : sql``
+      }`),
   };
 }

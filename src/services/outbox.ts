@@ -4,19 +4,31 @@ import type { ScopedDb } from "../db/scoped-db";
 import { newId, uuidToId } from "../lib/ids";
 import { chunkForQueue } from "../lib/queue-batches";
 import { log } from "../observability/logger";
+import type { JobMessage, ReportMessage } from "../queues/jobs-messages";
 import type { PaymentsMessage, QueueMessage, WebhookMessage } from "../queues/messages";
 
 /** The queue producers a service may send to (the Worker's bindings, or test doubles that record). */
 export interface Producers {
   payments: Queue<PaymentsMessage>;
   webhooks: Queue<WebhookMessage>;
+  jobs: Queue<JobMessage>;
+  reports: Queue<ReportMessage>;
 }
 
 export interface OutboxRow {
   id: string;
-  topic: "payment" | "refund" | "webhook";
+  topic: (typeof outbox.$inferSelect)["topic"];
   payload: Record<string, unknown>;
 }
+
+/** The queue each outbox topic goes to. */
+const queueOfTopic = {
+  payment: "payments",
+  refund: "payments",
+  webhook: "webhooks",
+  job: "jobs",
+  report: "reports",
+} as const;
 
 /**
  * An outbox row for a payments-queue message, to insert in the same batch as the state change it announces. The
@@ -36,7 +48,7 @@ export function outboxInsert(db: ScopedDb, tenantId: string, body: PaymentsMessa
  * Outbox rows written by SQL (webhook deliveries fan out in a CTE) carry uuids; this turns any row into its queue
  * message.
  */
-export function toMessage(row: OutboxRow): QueueMessage {
+export function toMessage(row: OutboxRow): QueueMessage | JobMessage | ReportMessage {
   const p = row.payload as Record<string, string>;
   if (row.topic === "webhook" && p.delivery && p.tenant) {
     return { kind: "webhook", deliveryId: uuidToId("whd", p.delivery), tenantId: uuidToId("ten", p.tenant) };
@@ -55,12 +67,15 @@ export function toMessage(row: OutboxRow): QueueMessage {
 export async function dispatchOutbox(db: ScopedDb, producers: Producers, rows: OutboxRow[]): Promise<number> {
   if (rows.length === 0) return 0;
   let sent = 0;
-  const groups: [Queue<QueueMessage>, OutboxRow[]][] = [
-    [producers.payments as Queue<QueueMessage>, rows.filter((r) => r.topic !== "webhook")],
-    [producers.webhooks as Queue<QueueMessage>, rows.filter((r) => r.topic === "webhook")],
-  ];
-  for (const [queue, group] of groups) {
+  const groups = new Map<keyof Producers, OutboxRow[]>();
+  for (const r of rows) {
+    const name = queueOfTopic[r.topic];
+    groups.set(name, [...(groups.get(name) ?? []), r]);
+  }
+  for (const [name, group] of groups) {
+    const queue = producers[name] as Queue<unknown>;
     const messages = group.map((r) => ({ id: r.id, body: toMessage(r) }));
+    // sendBatch's limits (100 messages, 256 KB): each chunk is sent and marked on its own.
     for (const chunk of chunkForQueue(messages, (m) => m.body)) {
       try {
         await queue.sendBatch(chunk.map((m) => ({ body: m.body, contentType: "json" as const })));

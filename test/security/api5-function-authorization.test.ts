@@ -6,6 +6,7 @@
  * when its permissions lack the operation's. /v1 needs credentials; /health, /ready and /oauth/token do not.
  */
 import { beforeAll, describe, expect, it } from "vitest";
+import { newId } from "../../src/lib/ids";
 import { call, json } from "../support/http";
 import { addKey, createTestTenant, type TestTenant } from "../support/tenants";
 import { accessToken, bodyOf, expectProblem, publicHookUrl, seedWorld, type World } from "./helpers";
@@ -37,14 +38,23 @@ const required: Record<string, string> = {
   "GET /v1/webhook_endpoints": "webhooks:read",
   "GET /v1/webhook_endpoints/{id}": "webhooks:read",
   "DELETE /v1/webhook_endpoints/{id}": "webhooks:write",
+  "GET /v1/settings": "settings:manage",
+  "PATCH /v1/settings": "settings:manage",
+  "POST /v1/reports": "reports:write",
+  "GET /v1/reports": "reports:read",
+  "GET /v1/reports/{id}": "reports:read",
+  "GET /v1/reports/{id}/download": "reports:read",
 };
 const publicOperations = ["GET /health", "GET /ready", "POST /oauth/token"];
 
 type Role = "owner" | "admin" | "developer" | "viewer";
-const viewer = ["users:read", "orders:read", "payments:read", "events:read", "webhooks:read"];
-const developer = [...viewer, "users:write", "orders:write", "payments:write", "webhooks:write"];
-const admin = [...developer, "api_keys:read", "api_keys:manage"];
-/** Role → permissions: viewer reads (not API keys), developer runs the API and webhooks, admin also manages keys. */
+const viewer = ["users:read", "orders:read", "payments:read", "events:read", "webhooks:read", "reports:read"];
+const developer = [...viewer, "users:write", "orders:write", "payments:write", "webhooks:write", "reports:write"];
+const admin = [...developer, "api_keys:read", "api_keys:manage", "settings:manage"];
+/**
+ * Role → permissions: viewer reads (not API keys), developer runs the API and webhooks, admin also manages keys and
+ * the tenant's settings (owner and admin only, per the contract).
+ */
 const grants: Record<Role, string[]> = { viewer, developer, admin, owner: admin };
 
 type Call = { path: string; init: RequestInit };
@@ -90,6 +100,20 @@ function requestFor(op: string, w: World, auth: Record<string, string>): Call | 
     "GET /v1/webhook_endpoints": () => get("/v1/webhook_endpoints"),
     "GET /v1/webhook_endpoints/{id}": () => get(`/v1/webhook_endpoints/${w.endpointId}`),
     "DELETE /v1/webhook_endpoints/{id}": () => send("DELETE", `/v1/webhook_endpoints/${w.endpointId}`),
+    "GET /v1/settings": () => get("/v1/settings"),
+    "PATCH /v1/settings": () => send("PATCH", "/v1/settings", { receipts: { enabled: true } }),
+    "POST /v1/reports": () =>
+      send("POST", "/v1/reports", {
+        type: "payments",
+        format: "csv",
+        created_gte: "2026-01-01T00:00:00Z",
+        created_lte: "2026-01-02T00:00:00Z",
+      }),
+    "GET /v1/reports": () => get("/v1/reports"),
+    // No report exists in the world: an allowed call is a 404, a refused one a 403.
+    "GET /v1/reports/{id}": () => get(`/v1/reports/${newId("rpt")}`),
+    "GET /v1/reports/{id}/download": () =>
+      get(`/v1/reports/${newId("rpt")}/download?expires=4102444800&signature=${"0".repeat(64)}`),
   };
   return table[op]?.();
 }

@@ -145,7 +145,12 @@ describe("API7 — production refuses loopback", () => {
     // Production refuses NEON_LOCAL_ENDPOINT, so this request cannot reach the database: the key is resolved from
     // the isolate's auth cache, warmed by a first request through the same module, and the URL check comes first.
     expect((await callDirect("/v1/users", { headers: t.auth })).status).toBe(200);
-    const { NEON_LOCAL_ENDPOINT: _local, ...rest } = env as unknown as Record<string, string>;
+    // Production also refuses the local mail stand-in (MAIL_LOCAL_ENDPOINT), as it refuses any local endpoint.
+    const {
+      NEON_LOCAL_ENDPOINT: _local,
+      MAIL_LOCAL_ENDPOINT: _mail,
+      ...rest
+    } = env as unknown as Record<string, string>;
     const production = { ...rest, APP_ENV: "production" };
     for (const url of [
       "http://127.0.0.1:8787/hook",

@@ -11,6 +11,7 @@ import {
   migrateDatabase,
   withLogin,
 } from "../../dev/lib/db";
+import { startMailStandIn } from "../../dev/mail/index";
 import { startNeonStandIn } from "../../dev/neon/index";
 import { startUpstashStandIn } from "../../dev/upstash/index";
 import { startWebhookReceiver } from "./webhook-receiver";
@@ -31,6 +32,8 @@ declare module "vitest" {
     replicaUrl: string;
     analyticsUrl: string;
     analyticsToken: string;
+    mailUrl: string;
+    mailControlUrl: string;
   }
 }
 
@@ -70,6 +73,7 @@ export default async function setup(project: TestProject) {
   // The local Analytics Engine: tests that point ANALYTICS_LOCAL_ENDPOINT at it read back what the Worker wrote.
   const analyticsToken = randomBytes(16).toString("hex");
   const analytics = await startAnalyticsStandIn({ token: analyticsToken });
+  const mail = await startMailStandIn();
 
   project.provide("databaseUrl", databaseUrl);
   project.provide("ownerDatabaseUrl", ownerUrl);
@@ -84,6 +88,8 @@ export default async function setup(project: TestProject) {
   project.provide("replicaUrl", replicaUrl);
   project.provide("analyticsUrl", analytics.url);
   project.provide("analyticsToken", analyticsToken);
+  project.provide("mailUrl", mail.url);
+  project.provide("mailControlUrl", mail.controlUrl);
 
   return async () => {
     // The filter stays on: workerd prints its last diagnostics while the pool shuts down, after this teardown.
@@ -91,7 +97,7 @@ export default async function setup(project: TestProject) {
     console.log(
       `[workerd] ${workerdOutput.hidden()} diagnostics of handled connection failures hidden (test/setup/workerd-output.ts)`,
     );
-    await Promise.allSettled([neon.close(), upstash.close(), receiver.close(), analytics.close()]);
+    await Promise.allSettled([neon.close(), upstash.close(), receiver.close(), analytics.close(), mail.close()]);
     await dropDatabase(serverUrl, database);
     await dropDatabase(serverUrl, `${database}_replica`);
     await dropRole(serverUrl, `${runtime.role}_nomember`); // test/routes/ready-parity.test.ts

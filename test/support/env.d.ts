@@ -9,6 +9,8 @@ declare namespace Cloudflare {
     TEST_OWNER_DATABASE_URL: string;
     /** A local queue nobody consumes (vitest.config.ts): Miniflare applies the platform's sendBatch limits to it. */
     TEST_SINK_QUEUE: Queue;
+    TEST_MAIL_CONTROL_URL: string;
+    TEST_MAIL_URL: string;
   }
 }
 
