@@ -15,6 +15,7 @@ export const openApiInfo = {
     { name: "Users", description: "A tenant's customers." },
     { name: "Orders", description: "What a user buys; amounts are computed by the server." },
     { name: "Payments", description: "Asynchronous payments of orders." },
+    { name: "Refunds", description: "Refunds of payments, asynchronous like payments." },
     { name: "Events", description: "Everything that happened, as delivered to webhooks." },
     { name: "Webhooks", description: "Signed event deliveries to your endpoints." },
     { name: "API keys", description: "Secret keys of your tenant, with roles." },

@@ -12,6 +12,7 @@ import { createRefund } from "../services/refunds";
 import { cachedObject, cacheWrite, objectKeyFromPath } from "./cached";
 import { defineRoute, idParam, jsonBody, jsonResponse } from "./kit";
 import { listOf, listQuery, pageRequest, toList } from "./lists";
+import { Refund } from "./refunds";
 import { readerDb, tenantDb } from "./scope";
 
 const example = "pay_06bxq3zcq1n8k5rmhd7w4t9yfa";
@@ -51,19 +52,6 @@ const PaymentCreate = z
     currency: z.string().optional().openapi({ description: "If given, must equal the order's currency." }),
   })
   .openapi("PaymentCreate");
-
-export const Refund = z
-  .object({
-    id: z.string().openapi({ example: "re_06bxq3zcq1n8k5rmhd7w4t9yfa" }),
-    object: z.literal("refund"),
-    payment_id: z.string(),
-    amount: z.number().int(),
-    status: z.enum(["pending", "succeeded", "failed"]),
-    failure_code: z.string().nullable(),
-    created_at: z.string().datetime(),
-    updated_at: z.string().datetime(),
-  })
-  .openapi("Refund");
 
 const RefundCreate = z
   .strictObject({
@@ -169,8 +157,9 @@ export function registerPayments(app: App): void {
       c.header("Idempotent-Replayed", "true");
       return c.json(toRefund(result.refund), 202);
     }
-    await enqueue(c, result.outbox.payload as PaymentsMessage);
-    return c.json(toRefund(result.refund), 202);
+    const created = toRefund(result.refund);
+    await Promise.all([cacheWrite(c, created.id, created), enqueue(c, result.outbox.payload as PaymentsMessage)]);
+    return c.json(created, 202);
   });
   app.openapi(list, async (c) => {
     const { db, tenantId } = await readerDb(c);

@@ -3,6 +3,7 @@ import { registerApiKeys } from "./api-keys";
 import { registerEvents } from "./events";
 import { registerOrders } from "./orders";
 import { registerPayments } from "./payments";
+import { registerRefunds } from "./refunds";
 import { registerUsers } from "./users";
 import { registerWebhookEndpoints } from "./webhook-endpoints";
 
@@ -11,6 +12,7 @@ export function registerV1(app: App): void {
   registerUsers(app);
   registerOrders(app);
   registerPayments(app);
+  registerRefunds(app);
   registerEvents(app);
   registerApiKeys(app);
   registerWebhookEndpoints(app);
