@@ -10,8 +10,12 @@ import { verifyAccessToken } from "../services/tokens";
 const bearer = /^Bearer\s+(\S+)\s*$/i;
 const jwtShape = /^[\w-]+\.[\w-]+\.[\w-]*$/;
 
-export const unauthorized = (detail: string) =>
-  new AppError("unauthorized", { detail, headers: { "WWW-Authenticate": 'Bearer realm="edgepay"' } });
+/** RFC 6750 §3: `error="invalid_token"` when a credential was presented and refused, none when it was missing. */
+export const unauthorized = (detail: string, presented = false) =>
+  new AppError("unauthorized", {
+    detail,
+    headers: { "WWW-Authenticate": `Bearer realm="edgepay"${presented ? ', error="invalid_token"' : ""}` },
+  });
 
 export function authDeps(c: Context<AppEnv>): AuthDeps {
   const { redis, keys, telemetry } = c.var.services;
@@ -39,7 +43,7 @@ export const authenticate = (): MiddlewareHandler<AppEnv> =>
     const token = bearer.exec(c.req.header("Authorization") ?? "")?.[1];
     if (!token) throw unauthorized("Send an API key or access token as `Authorization: Bearer <credential>`.");
     const principal = await resolve(c, token);
-    if (!principal) throw unauthorized("The credential is invalid, expired or revoked.");
+    if (!principal) throw unauthorized("The credential is invalid, expired or revoked.", true);
     c.set("principal", principal);
     const touched = touchApiKey(c.var.services.serviceDb(), principal.keyId);
     if (touched)

@@ -8,7 +8,9 @@ export const openApiInfo = {
     version: "1.0.0",
     description:
       "Multi-tenant payments API at the edge. JSON in and out, RFC 9457 errors, cursor-paginated lists, " +
-      "Idempotency-Key on POST, asynchronous payments with signed webhooks.",
+      "Idempotency-Key on POST, asynchronous payments with signed webhooks.\n\n" +
+      "**Errors**: every problem's `type` links to a page saying what it means, its common causes and the fix; " +
+      "the catalogue is at [/errors](/errors).",
   },
   servers: [{ url: "/" }],
   tags: [

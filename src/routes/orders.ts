@@ -50,13 +50,16 @@ const OrderCreate = z
 /** A time filter: ISO 8601 (`2026-01-31T00:00:00Z`) or Unix seconds. Parsed to milliseconds. */
 const timeFilter = (description: string) =>
   z
-    .union([
-      z
-        .string()
-        .regex(/^\d{1,12}$/)
-        .transform((s) => Number(s) * 1000),
-      z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
-    ])
+    .union(
+      [
+        z
+          .string()
+          .regex(/^\d{1,12}$/)
+          .transform((s) => Number(s) * 1000),
+        z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
+      ],
+      { error: "Must be an ISO 8601 date-time (2026-01-31T12:00:00Z or +02:00 offset) or Unix seconds (1769817600)" },
+    )
     .optional()
     .openapi({ description, example: "2026-01-31T00:00:00Z" });
 

@@ -151,6 +151,7 @@ describe("GET /v1/refunds", () => {
       ["?payment_id=ord_06bxq3zcq1n8k5rmhd7w4t9yfa", "payment_id"],
       ["?starting_after=pay_06bxq3zcq1n8k5rmhd7w4t9yfa", "starting_after"],
       ["?limit=101", "limit"],
+      ["?amount=5", "amount"],
     ] as const) {
       const res = await get(t, `/v1/refunds${query}`);
       const p = await problemOf(res);
