@@ -72,7 +72,13 @@ const create = defineRoute({
   summary: "Create an order",
   description: "The amount is computed from the items. The user must belong to your tenant.",
   permission: "orders:write",
-  request: { body: jsonBody(OrderCreate) },
+  request: {
+    body: jsonBody(OrderCreate, {
+      user_id: "usr_06bxq3zcq1n8k5rmhd7w4t9yfa",
+      currency: "usd",
+      items: [{ sku: "tshirt-m-blue", name: "T-shirt (M, blue)", quantity: 2, unit_amount: 1999 }],
+    }),
+  },
   responses: { 201: jsonResponse(Order, "The new order, pending.") },
 });
 

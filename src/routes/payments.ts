@@ -71,7 +71,9 @@ const create = defineRoute({
   limits: ["api", "payments"],
   idempotency: { required: true, dbBacked: true },
   problems: [409],
-  request: { body: jsonBody(PaymentCreate) },
+  request: {
+    body: jsonBody(PaymentCreate, { order_id: "ord_06bxq3zcq1n8k5rmhd7w4t9yfa", payment_method: "pm_card_visa" }),
+  },
   responses: { 202: jsonResponse(Payment, "Accepted; the payment is processing.") },
 });
 
@@ -87,7 +89,7 @@ const refund = defineRoute({
   limits: ["api", "payments"],
   idempotency: { required: true, dbBacked: true },
   problems: [404, 409],
-  request: { params: idParam("pay", example), body: jsonBody(RefundCreate) },
+  request: { params: idParam("pay", example), body: jsonBody(RefundCreate, { amount: 1000 }) },
   responses: { 202: jsonResponse(Refund, "Accepted; the refund is pending.") },
 });
 
