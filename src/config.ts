@@ -153,3 +153,6 @@ export function getConfig(env: Bindings): Config {
   cache.set(env, config);
   return config;
 }
+
+/** Every variable binding this module reads (test/node/dev-vars.test.ts: .dev.vars.example documents each). */
+export const configBindings = (): string[] => Object.keys(schema.shape);
