@@ -11,7 +11,7 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -121,7 +121,28 @@ async function startRedis(): Promise<{ url: string; shown: string } | undefined>
   return { url: redis.url, shown: `private redis-server ${redis.url}` };
 }
 
-function printBanner(lines: { api: string; db: string; redis: string; demo: DemoSeed & { reused: boolean } }) {
+/**
+ * The dev server's JWT signing key, kept in .data/ (like the demo key) so access tokens survive a restart of
+ * `npm run dev`; deleting the file (or .data/) revokes them all.
+ */
+function devJwtKey(dataDir: string): string {
+  const file = join(dataDir, "jwt-signing-key");
+  if (existsSync(file)) {
+    const kept = readFileSync(file, "utf8").trim();
+    if (kept.length >= 32) return kept;
+  }
+  const key = randomBytes(32).toString("hex");
+  writeFileSync(file, `${key}\n`, { mode: 0o600 });
+  return key;
+}
+
+function printBanner(lines: {
+  api: string;
+  db: string;
+  dbUrl: string;
+  redis: string;
+  demo: DemoSeed & { reused: boolean };
+}) {
   const auth = `-H "Authorization: Bearer ${lines.demo.secret}"`;
   const out = [
     "",
@@ -136,6 +157,10 @@ function printBanner(lines: { api: string; db: string; redis: string; demo: Demo
     `    curl -s ${lines.api}/ready`,
     `    curl -s ${lines.api}/v1/orders ${auth}`,
     `    curl -s ${lines.api}/v1/users ${auth} -H "Content-Type: application/json" -d '{"email":"you@example.com","name":"You"}'`,
+    "  Another tenant (its owner key is printed once):",
+    `    DATABASE_URL=${lines.dbUrl} npm run tenant:create -- --name "Acme" --plan pro`,
+    "  Run the cron sweeper now (wrangler dev never fires crons itself):",
+    `    curl -s "${lines.api}/__scheduled?cron=*+*+*+*+*"`,
     "",
   ];
   for (const line of out) console.log(line);
@@ -220,14 +245,16 @@ async function main(): Promise<void> {
   vars.MAIL_LOCAL_ENDPOINT = mail.url;
 
   const devVars = readDevVars(root);
-  // OAuth access tokens need a signing key; a fresh one per run unless .dev.vars brings its own.
-  if (!devVars.kept.JWT_SIGNING_KEY) vars.JWT_SIGNING_KEY = randomBytes(32).toString("hex");
+  // OAuth access tokens need a signing key: .dev.vars's, else one kept in .data/ so tokens outlive a restart.
+  if (!devVars.kept.JWT_SIGNING_KEY) vars.JWT_SIGNING_KEY = devJwtKey(dataDir);
   if (devVars.ignored.length > 0) log.info(`.dev.vars: ignoring ${devVars.ignored.join(", ")} (set by npm run dev)`);
   const envFile = join(dataDir, "wrangler.env");
   const unwritable = writeEnvFile(envFile, devVars.kept);
 
   const api = `http://${ip}:${port}`;
-  printBanner({ api, db: db.shown, redis: redis?.shown ?? "none (disabled)", demo });
+  // The PGlite socket URL holds no secret; a DATABASE_URL you gave may, so the banner names the variable instead.
+  const dbUrl = db.kind === "pglite" ? db.url : '"$DATABASE_URL"';
+  printBanner({ api, db: db.shown, dbUrl, redis: redis?.shown ?? "none (disabled)", demo });
   log.info(`starting wrangler dev (${seconds()} so far)`);
   wrangler = spawnWranglerDev({
     cwd: root,

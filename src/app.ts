@@ -5,11 +5,12 @@ import { validationHook } from "./lib/validation";
 import { authenticate } from "./middlewares/auth";
 import { limitBody, requireJson } from "./middlewares/body";
 import { corsFromConfig } from "./middlewares/cors";
-import { notFound, onError } from "./middlewares/errors";
+import { notFoundFor, onError } from "./middlewares/errors";
 import { observe } from "./middlewares/observe";
 import { requestId } from "./middlewares/request-id";
 import { services } from "./middlewares/services";
 import { registerDocs } from "./routes/docs";
+import { registerErrorPages } from "./routes/errors";
 import { registerHealth } from "./routes/health";
 import { registerOAuth } from "./routes/oauth";
 import { registerV1 } from "./routes/v1";
@@ -29,10 +30,11 @@ export function createApp() {
   app.use(services());
   app.use(corsFromConfig());
   app.onError(onError);
-  app.notFound(notFound);
+  app.notFound(notFoundFor(() => app.routes));
 
   registerHealth(app);
   registerDocs(app);
+  registerErrorPages(app);
   app.use("/oauth/*", limitBody(8 * 1024));
   registerOAuth(app);
 

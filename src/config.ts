@@ -181,3 +181,5 @@ export function deriveEnv<E extends Bindings>(env: E, overrides: Partial<E>): E 
   cache.set(derived, getConfig(env));
   return derived;
 }
+/** Every variable binding this module reads (test/node/dev-vars.test.ts: .dev.vars.example documents each). */
+export const configBindings = (): string[] => Object.keys(schema.shape);

@@ -37,6 +37,8 @@ export function spawnWranglerDev(opts: WranglerDevOptions): ChildProcess {
     "--persist-to",
     opts.persistTo,
     "--show-interactive-dev-session=false",
+    // GET /__scheduled runs the cron sweeper on demand: wrangler dev never fires crons by itself.
+    "--test-scheduled",
     ...Object.entries(opts.vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
   ];
   const env: NodeJS.ProcessEnv = {

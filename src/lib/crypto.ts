@@ -8,8 +8,23 @@ export function toHex(bytes: ArrayBuffer | Uint8Array): string {
   return out;
 }
 
+export function randomBytes(byteLength: number): Uint8Array {
+  return crypto.getRandomValues(new Uint8Array(byteLength));
+}
+
 export function randomHex(byteLength: number): string {
-  return toHex(crypto.getRandomValues(new Uint8Array(byteLength)));
+  return toHex(randomBytes(byteLength));
+}
+
+export function toBase64(bytes: ArrayBuffer | Uint8Array): string {
+  const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  let binary = "";
+  for (const b of view) binary += String.fromCharCode(b);
+  return btoa(binary);
+}
+
+export function fromBase64(text: string): Uint8Array {
+  return Uint8Array.from(atob(text), (ch) => ch.charCodeAt(0));
 }
 
 export async function sha256Hex(text: string): Promise<string> {
@@ -21,6 +36,12 @@ export async function hmacSha256Hex(secret: string, message: string): Promise<st
     "sign",
   ]);
   return toHex(await crypto.subtle.sign("HMAC", key, encoder.encode(message)));
+}
+
+/** HMAC-SHA256 with raw key bytes, base64 (the Standard Webhooks signature). */
+export async function hmacSha256Base64(key: Uint8Array, message: string): Promise<string> {
+  const k = await crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  return toBase64(await crypto.subtle.sign("HMAC", k, encoder.encode(message)));
 }
 
 /** Constant-time string comparison (length is not secret here: both sides are fixed-length digests). */

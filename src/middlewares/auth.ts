@@ -11,8 +11,12 @@ import { verifyAccessToken } from "../services/tokens";
 const bearer = /^Bearer\s+(\S+)\s*$/i;
 const jwtShape = /^[\w-]+\.[\w-]+\.[\w-]*$/;
 
-export const unauthorized = (detail: string) =>
-  new AppError("unauthorized", { detail, headers: { "WWW-Authenticate": 'Bearer realm="edgepay"' } });
+/** RFC 6750 §3: `error="invalid_token"` when a credential was presented and refused, none when it was missing. */
+export const unauthorized = (detail: string, presented = false) =>
+  new AppError("unauthorized", {
+    detail,
+    headers: { "WWW-Authenticate": `Bearer realm="edgepay"${presented ? ', error="invalid_token"' : ""}` },
+  });
 
 export function authDeps(c: Context<AppEnv>): AuthDeps {
   const { redis, keys, telemetry } = c.var.services;
@@ -55,9 +59,9 @@ export const authenticate = (): MiddlewareHandler<AppEnv> =>
     if (!token && ticket === undefined)
       throw unauthorized("Send an API key or access token as `Authorization: Bearer <credential>`.");
     let principal = token ? await resolve(c, token) : null;
-    if (token && !principal) throw unauthorized("The credential is invalid, expired or revoked.");
+    if (token && !principal) throw unauthorized("The credential is invalid, expired or revoked.", true);
     if (ticket !== undefined) principal = await resolveTicket(c, ticket, principal);
-    if (!principal) throw unauthorized("The credential is invalid, expired or revoked.");
+    if (!principal) throw unauthorized("The credential is invalid, expired or revoked.", true);
     c.set("principal", principal);
     const touched = touchApiKey(c.var.services.serviceDb(), principal.keyId);
     if (touched)

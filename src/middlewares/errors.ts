@@ -70,8 +70,22 @@ export function problemResponse(c: Context<AppEnv>, err: AppError): Response {
   });
 }
 
-export const onError: ErrorHandler<AppEnv> = (err, c) => {
-  const appError = toAppError(err);
+/**
+ * Empty body where JSON was promised: say so, instead of the parser's "malformed JSON" or, when the client's fetch
+ * labelled the empty string `text/plain`, the body validator's 415.
+ */
+async function emptyBody(c: Context<AppEnv>, err: AppError): Promise<AppError> {
+  if (err.code !== "invalid_json" && err.code !== "unsupported_media_type") return err;
+  const text = await c.req.text().catch(() => undefined);
+  if (text === undefined || text.trim() !== "") return err;
+  return new AppError("validation_error", {
+    detail: "The request body is empty; this operation expects a JSON object.",
+    errors: [{ path: "", message: "Required (object)" }],
+  });
+}
+
+export const onError: ErrorHandler<AppEnv> = async (err, c) => {
+  const appError = await emptyBody(c, toAppError(err));
   if (appError.status >= 500) {
     log.error("request failed", {
       request_id: c.get("requestId"),
@@ -83,8 +97,46 @@ export const onError: ErrorHandler<AppEnv> = (err, c) => {
   return problemResponse(c, appError);
 };
 
-export const notFound: NotFoundHandler<AppEnv> = (c) =>
-  problemResponse(
-    c,
-    new AppError("not_found", { detail: `No route for ${c.req.method} ${new URL(c.req.url).pathname}` }),
-  );
+type Route = { method: string; path: string };
+
+/** `/v1/users/:id` → a regex for concrete paths; Hono's own route table is the single source of truth. */
+const pathPattern = (path: string) =>
+  new RegExp(`^${path.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\/:\w+/g, "/[^/]+")}$`);
+
+/**
+ * No route for this method and path: 405 `method_not_allowed` with `Allow` when the path is served with other
+ * methods (HEAD comes with GET, as Hono answers it), else 404. The route table is read on the first miss only, so
+ * the hot path pays nothing; it is as big as the app's route list.
+ */
+export function notFoundFor(routes: () => Route[]): NotFoundHandler<AppEnv> {
+  let table: { pattern: RegExp; methods: Set<string> }[] | undefined;
+  const allowed = (path: string): string[] => {
+    if (!table) {
+      const byPath = new Map<string, Set<string>>();
+      for (const r of routes()) {
+        if (r.method === "ALL" || r.path.includes("*")) continue;
+        const methods = byPath.get(r.path) ?? new Set<string>();
+        methods.add(r.method);
+        if (r.method === "GET") methods.add("HEAD");
+        byPath.set(r.path, methods);
+      }
+      table = [...byPath].map(([p, methods]) => ({ pattern: pathPattern(p), methods }));
+    }
+    const methods = new Set(table.filter((t) => t.pattern.test(path)).flatMap((t) => [...t.methods]));
+    return [...methods].sort();
+  };
+  return (c) => {
+    const path = new URL(c.req.url).pathname;
+    const allow = allowed(path);
+    if (allow.length > 0 && !allow.includes(c.req.method)) {
+      return problemResponse(
+        c,
+        new AppError("method_not_allowed", {
+          detail: `${c.req.method} is not served on ${path}; use ${allow.join(", ")}.`,
+          headers: { Allow: allow.join(", ") },
+        }),
+      );
+    }
+    return problemResponse(c, new AppError("not_found", { detail: `No route for ${c.req.method} ${path}` }));
+  };
+}

@@ -18,7 +18,7 @@ export type EventType = (typeof eventTypes)[number];
 export interface Event {
   id: string;
   object: "event";
-  type: string;
+  type: EventType;
   created_at: string;
   data: { object: Record<string, unknown> };
   pending_webhooks: number;
@@ -29,7 +29,8 @@ export function toEvent(row: EventRow): Event {
   return {
     id: row.id,
     object: "event",
-    type: row.type,
+    // The column is text; only the services write it, always one of eventTypes.
+    type: row.type as EventType,
     created_at: row.createdAt.toISOString(),
     data: row.data,
     pending_webhooks: row.pendingWebhooks,

@@ -29,7 +29,11 @@ const ApiKeyCreate = z
   .strictObject({
     name: z.string().trim().min(1).max(100).openapi({ example: "CI deploy" }),
     role: z.enum(apiKeyRoles).openapi({ description: "owner > admin > developer > viewer (read-only)." }),
-    mode: z.enum(["test", "live"]).default("test").openapi({ description: "Secret prefix sk_test_ or sk_live_." }),
+    // Optional, not `.default("test")`: a default makes the field required in generated client types.
+    mode: z
+      .enum(["test", "live"])
+      .optional()
+      .openapi({ description: "Secret prefix sk_test_ (the default) or sk_live_." }),
   })
   .openapi("ApiKeyCreate");
 
@@ -54,7 +58,7 @@ const create = defineRoute({
   summary: "Create an API key",
   description: "The secret is returned once. A key cannot create keys of a higher role than its own.",
   permission: "api_keys:manage",
-  request: { body: jsonBody(ApiKeyCreate) },
+  request: { body: jsonBody(ApiKeyCreate, { name: "CI deploy", role: "developer" }) },
   responses: { 201: jsonResponse(ApiKeyWithSecret, "The new key, with its secret.") },
 });
 
@@ -72,6 +76,7 @@ const list = defineRoute({
 const revoke = defineRoute({
   method: "delete",
   path: "/v1/api_keys/{id}",
+  operationId: "revokeApiKey",
   tags: ["API keys"],
   summary: "Revoke an API key",
   description:
@@ -86,7 +91,9 @@ const revoke = defineRoute({
 export function registerApiKeys(app: App): void {
   app.openapi(create, async (c) => {
     const { db, tenantId } = tenantDb(c);
-    const { row, secret } = await createApiKey(db, tenantId, c.var.principal.role, c.req.valid("json"));
+    const body = c.req.valid("json");
+    const input = { ...body, mode: body.mode ?? "test" };
+    const { row, secret } = await createApiKey(db, tenantId, c.var.principal.role, input);
     return c.json({ ...toApiKey(row), secret }, 201);
   });
   app.openapi(list, async (c) => {

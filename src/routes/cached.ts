@@ -4,7 +4,7 @@ import type { AppEnv } from "../context";
 import { AppError } from "../lib/errors";
 import { type IdPrefix, isId } from "../lib/ids";
 
-const names: Partial<Record<IdPrefix, string>> = { usr: "user", ord: "order", pay: "payment" };
+const names: Partial<Record<IdPrefix, string>> = { usr: "user", ord: "order", pay: "payment", re: "refund" };
 
 /** For `defineRoute({ prefetchKey })`: the cache key of the `{id}` a GET serves, if the id is well-formed. */
 export const objectKeyFromPath =

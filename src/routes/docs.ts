@@ -8,13 +8,15 @@ export const openApiInfo = {
     version: "1.0.0",
     description:
       "Multi-tenant payments API at the edge. JSON in and out, RFC 9457 errors, cursor-paginated lists, " +
-      "Idempotency-Key on POST, asynchronous payments with signed webhooks.",
+      "Idempotency-Key on POST, asynchronous payments with signed webhooks.\n\n" +
+      "**Errors**: every problem's `type` links to a page saying what it means, its common causes and the fix; " +
+      "the catalogue is at [/errors](/errors).",
   },
-  servers: [{ url: "/" }],
   tags: [
     { name: "Users", description: "A tenant's customers." },
     { name: "Orders", description: "What a user buys; amounts are computed by the server." },
     { name: "Payments", description: "Asynchronous payments of orders." },
+    { name: "Refunds", description: "Refunds of payments, asynchronous like payments." },
     { name: "Events", description: "Everything that happened, as delivered to webhooks." },
     { name: "Webhooks", description: "Signed event deliveries to your endpoints." },
     { name: "API keys", description: "Secret keys of your tenant, with roles." },
@@ -43,7 +45,11 @@ export function registerDocs(app: App): void {
     description: "Client credentials grant: client_id = API key id, client_secret = API key secret.",
     flows: { clientCredentials: { tokenUrl: "/oauth/token", scopes: {} } },
   });
-  app.doc31("/openapi.json", openApiInfo);
+  // `servers` is the origin that served the document, so "Try it" in /docs calls this deployment (local or not).
+  app.doc31("/openapi.json", (c) => ({
+    ...openApiInfo,
+    servers: [{ url: new URL(c.req.url).origin, description: "This deployment" }],
+  }));
   // withDefaultFonts: false — Scalar's default fonts come from fonts.scalar.com; the system fonts keep /docs local.
   app.get(
     "/docs",

@@ -5,7 +5,7 @@ import { AppError } from "../lib/errors";
 import { isId } from "../lib/ids";
 import { type ConnectRequest, closeCodes, connectHeader } from "../objects/stream-protocol";
 import { parseTypes, streamLimits } from "../services/live-events";
-import { Event } from "./events";
+import { Event } from "./event-schemas";
 import { defineRoute, jsonResponse } from "./kit";
 
 const optionalId = (prefix: "pay" | "ord" | "evt", description: string) =>

@@ -1,26 +1,15 @@
 import { z } from "@hono/zod-openapi";
 import type { App } from "../context";
 import { AppError } from "../lib/errors";
-import { toEvent } from "../models/event";
+import { eventTypes, toEvent } from "../models/event";
 import { getEvent, listEvents, redeliverEvent } from "../services/events";
 import { dispatchOutbox } from "../services/outbox";
+import { Event, webhookEventSchemas } from "./event-schemas";
 import { defineRoute, idParam, jsonResponse } from "./kit";
 import { listOf, listQuery, pageRequest, toList } from "./lists";
 import { readerDb, tenantDb } from "./scope";
 
 const example = "evt_06bxq3zcq1n8k5rmhd7w4t9yfa";
-
-export const Event = z
-  .object({
-    id: z.string().openapi({ example }),
-    object: z.literal("event"),
-    type: z.string().openapi({ example: "payment.succeeded" }),
-    created_at: z.string().datetime(),
-    data: z.object({ object: z.record(z.string(), z.unknown()) }),
-    pending_webhooks: z.number().int(),
-    delivery_success: z.boolean().nullable(),
-  })
-  .openapi("Event");
 
 const list = defineRoute({
   method: "get",
@@ -31,7 +20,11 @@ const list = defineRoute({
   permission: "events:read",
   request: {
     query: listQuery("evt", {
-      type: z.string().max(100).optional().openapi({ example: "payment.succeeded" }),
+      type: z
+        .string()
+        .max(100)
+        .optional()
+        .openapi({ example: "payment.succeeded", description: eventTypes.join(", ") }),
       delivery_success: z
         .enum(["true", "false"])
         .transform((v) => v === "true")
@@ -64,7 +57,36 @@ const redeliver = defineRoute({
   responses: { 202: jsonResponse(Event, "Redelivery scheduled.") },
 });
 
+/** Request headers of every delivery (contract § Webhooks). */
+const deliveryHeaders = z.object({
+  "Edgepay-Signature": z.string().openapi({ description: 'HMAC over "<t>.<raw body>": `t=<unix seconds>,v1=<hex>`.' }),
+  "webhook-id": z.string().openapi({ description: "Standard Webhooks: the event id (dedupe on it)." }),
+  "webhook-timestamp": z.string().openapi({ description: "Standard Webhooks: unix seconds." }),
+  "webhook-signature": z
+    .string()
+    .openapi({ description: 'Standard Webhooks: `v1,<base64 HMAC>` over "<id>.<timestamp>.<raw body>".' }),
+});
+
+/** The OpenAPI `webhooks` section: one entry per event type, its body the event as delivered. */
+function registerWebhooks(app: App): void {
+  for (const { type, schema } of webhookEventSchemas) {
+    app.openAPIRegistry.registerWebhook({
+      method: "post",
+      path: type,
+      operationId: `${type.replace(/[._](\w)/g, (_, ch: string) => ch.toUpperCase())}Webhook`,
+      tags: ["Webhooks"],
+      summary: `${type} delivery`,
+      // Deliveries are authenticated by their signatures (the headers below), not by an API credential.
+      security: [],
+      description: "Sent to every endpoint subscribed to this type; verify the signature, then answer 2xx quickly.",
+      request: { headers: deliveryHeaders, body: { content: { "application/json": { schema } } } },
+      responses: { 200: { description: "Any 2xx acknowledges the delivery; anything else is retried with backoff." } },
+    });
+  }
+}
+
 export function registerEvents(app: App): void {
+  registerWebhooks(app);
   app.openapi(redeliver, async (c) => {
     const { db, tenantId } = tenantDb(c);
     const { id } = c.req.valid("param");

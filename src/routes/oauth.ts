@@ -98,7 +98,7 @@ export function registerOAuth(app: App): void {
   app.openAPIRegistry.registerPath({
     method: "post",
     path: "/oauth/token",
-    operationId: "postOauthToken",
+    operationId: "createAccessToken",
     tags: ["OAuth"],
     summary: "Get an access token",
     description:
@@ -115,6 +115,11 @@ export function registerOAuth(app: App): void {
               client_id: z.string().optional(),
               client_secret: z.string().optional(),
             }),
+            example: {
+              grant_type: "client_credentials",
+              client_id: "key_06bxq3zcq1n8k5rmhd7w4t9yfa",
+              client_secret: "sk_test_…",
+            },
           },
         },
       },

@@ -50,13 +50,16 @@ const OrderCreate = z
 /** A time filter: ISO 8601 (`2026-01-31T00:00:00Z`) or Unix seconds. Parsed to milliseconds. */
 const timeFilter = (description: string) =>
   z
-    .union([
-      z
-        .string()
-        .regex(/^\d{1,12}$/)
-        .transform((s) => Number(s) * 1000),
-      z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
-    ])
+    .union(
+      [
+        z
+          .string()
+          .regex(/^\d{1,12}$/)
+          .transform((s) => Number(s) * 1000),
+        z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
+      ],
+      { error: "Must be an ISO 8601 date-time (2026-01-31T12:00:00Z or +02:00 offset) or Unix seconds (1769817600)" },
+    )
     .optional()
     .openapi({ description, example: "2026-01-31T00:00:00Z" });
 
@@ -69,7 +72,13 @@ const create = defineRoute({
   summary: "Create an order",
   description: "The amount is computed from the items. The user must belong to your tenant.",
   permission: "orders:write",
-  request: { body: jsonBody(OrderCreate) },
+  request: {
+    body: jsonBody(OrderCreate, {
+      user_id: "usr_06bxq3zcq1n8k5rmhd7w4t9yfa",
+      currency: "usd",
+      items: [{ sku: "tshirt-m-blue", name: "T-shirt (M, blue)", quantity: 2, unit_amount: 1999 }],
+    }),
+  },
   responses: { 201: jsonResponse(Order, "The new order, pending.") },
 });
 

@@ -12,6 +12,7 @@ import { createRefund } from "../services/refunds";
 import { cachedObject, cacheWrite, objectKeyFromPath } from "./cached";
 import { defineRoute, idParam, jsonBody, jsonResponse } from "./kit";
 import { listOf, listQuery, pageRequest, toList } from "./lists";
+import { Refund } from "./refunds";
 import { readerDb, tenantDb } from "./scope";
 
 const example = "pay_06bxq3zcq1n8k5rmhd7w4t9yfa";
@@ -52,19 +53,6 @@ const PaymentCreate = z
   })
   .openapi("PaymentCreate");
 
-export const Refund = z
-  .object({
-    id: z.string().openapi({ example: "re_06bxq3zcq1n8k5rmhd7w4t9yfa" }),
-    object: z.literal("refund"),
-    payment_id: z.string(),
-    amount: z.number().int(),
-    status: z.enum(["pending", "succeeded", "failed"]),
-    failure_code: z.string().nullable(),
-    created_at: z.string().datetime(),
-    updated_at: z.string().datetime(),
-  })
-  .openapi("Refund");
-
 const RefundCreate = z
   .strictObject({
     amount: z.number().int().min(1).optional().openapi({ description: "Minor units; default: all that is left." }),
@@ -83,7 +71,9 @@ const create = defineRoute({
   limits: ["api", "payments"],
   idempotency: { required: true, dbBacked: true },
   problems: [409],
-  request: { body: jsonBody(PaymentCreate) },
+  request: {
+    body: jsonBody(PaymentCreate, { order_id: "ord_06bxq3zcq1n8k5rmhd7w4t9yfa", payment_method: "pm_card_visa" }),
+  },
   responses: { 202: jsonResponse(Payment, "Accepted; the payment is processing.") },
 });
 
@@ -99,7 +89,7 @@ const refund = defineRoute({
   limits: ["api", "payments"],
   idempotency: { required: true, dbBacked: true },
   problems: [404, 409],
-  request: { params: idParam("pay", example), body: jsonBody(RefundCreate) },
+  request: { params: idParam("pay", example), body: jsonBody(RefundCreate, { amount: 1000 }) },
   responses: { 202: jsonResponse(Refund, "Accepted; the refund is pending.") },
 });
 
@@ -169,8 +159,9 @@ export function registerPayments(app: App): void {
       c.header("Idempotent-Replayed", "true");
       return c.json(toRefund(result.refund), 202);
     }
-    await enqueue(c, result.outbox.payload as PaymentsMessage);
-    return c.json(toRefund(result.refund), 202);
+    const created = toRefund(result.refund);
+    await Promise.all([cacheWrite(c, created.id, created), enqueue(c, result.outbox.payload as PaymentsMessage)]);
+    return c.json(created, 202);
   });
   app.openapi(list, async (c) => {
     const { db, tenantId } = await readerDb(c);

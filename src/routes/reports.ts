@@ -25,7 +25,7 @@ const example = "rpt_06bxq3zcq1n8k5rmhd7w4t9yfa";
 const statuses = ["pending", "processing", "ready", "failed"] as const;
 const time = z.iso.datetime({ offset: true }).openapi({ example: "2026-01-31T00:00:00Z" });
 
-const Report = z
+export const Report = z
   .object({
     id: z.string().openapi({ example }),
     object: z.literal("report"),

@@ -51,7 +51,9 @@ const create = defineRoute({
   summary: "Create a user",
   permission: "users:write",
   problems: [409],
-  request: { body: jsonBody(UserCreate) },
+  request: {
+    body: jsonBody(UserCreate, { email: "ada@example.com", name: "Ada Lovelace", metadata: { crm_id: "42" } }),
+  },
   responses: { 201: jsonResponse(User, "The new user.") },
 });
 
@@ -86,7 +88,7 @@ const update = defineRoute({
   summary: "Update a user",
   permission: "users:write",
   problems: [404, 409],
-  request: { params, body: jsonBody(UserUpdate) },
+  request: { params, body: jsonBody(UserUpdate, { name: "Ada King" }) },
   responses: { 200: jsonResponse(User, "The updated user.") },
 });
 

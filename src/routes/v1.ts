@@ -4,6 +4,7 @@ import { registerEventStream } from "./event-stream";
 import { registerEvents } from "./events";
 import { registerOrders } from "./orders";
 import { registerPayments } from "./payments";
+import { registerRefunds } from "./refunds";
 import { registerReports } from "./reports";
 import { registerSettings } from "./settings";
 import { registerUsers } from "./users";
@@ -15,6 +16,7 @@ export function registerV1(app: App): void {
   registerOrders(app);
   registerPayments(app);
   registerEventStream(app); // before registerEvents: /v1/events/stream is not /v1/events/{id}
+  registerRefunds(app);
   registerEvents(app);
   registerApiKeys(app);
   registerWebhookEndpoints(app);

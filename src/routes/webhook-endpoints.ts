@@ -63,7 +63,12 @@ const create = defineRoute({
     "The URL must be https and must not point at private, loopback or link-local addresses (http://127.0.0.1 is " +
     "allowed in development). Returns the signing secret once.",
   permission: "webhooks:write",
-  request: { body: jsonBody(Create) },
+  request: {
+    body: jsonBody(Create, {
+      url: "https://example.com/webhooks/edgepay",
+      events: ["payment.succeeded", "refund.succeeded"],
+    }),
+  },
   responses: { 201: jsonResponse(WithSecret, "The endpoint, with its signing secret.") },
 });
 

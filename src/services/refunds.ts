@@ -1,4 +1,4 @@
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, type SQL, sql } from "drizzle-orm";
 import { mapRequirement, requireThat } from "../db/guards";
 import { payments, refunds } from "../db/schema";
 import type { ScopedDb } from "../db/scoped-db";
@@ -8,6 +8,45 @@ import { checkViolation, pgCode } from "../lib/pg-errors";
 import type { RefundRow } from "../models/refund";
 import { existingForKey, type Idempotency, idempotencyColumns, keyAlreadyUsed, keyUnusedFor } from "./idempotent-rows";
 import { type OutboxRow, outboxInsert } from "./outbox";
+import { keyset, type Page, type PageRequest, toPage } from "./pagination";
+
+export interface RefundFilters {
+  status?: RefundRow["status"] | undefined;
+  payment_id?: string | undefined;
+}
+
+export async function getRefund(db: ScopedDb, tenantId: string, id: string): Promise<RefundRow | null> {
+  const rows = await db.run(
+    db.db
+      .select()
+      .from(refunds)
+      .where(and(eq(refunds.tenantId, tenantId), eq(refunds.id, id)))
+      .limit(1),
+  );
+  return rows[0] ?? null;
+}
+
+/** Newest first; each filter has its `(tenant_id, <filter>, id desc)` index (migration 0010). */
+export async function listRefunds(
+  db: ScopedDb,
+  tenantId: string,
+  page: PageRequest,
+  filters: RefundFilters,
+): Promise<Page<RefundRow>> {
+  const k = keyset(refunds.id, page);
+  const where: (SQL | undefined)[] = [eq(refunds.tenantId, tenantId), k.where];
+  if (filters.status) where.push(eq(refunds.status, filters.status));
+  if (filters.payment_id) where.push(eq(refunds.paymentId, filters.payment_id));
+  const rows = await db.run(
+    db.db
+      .select()
+      .from(refunds)
+      .where(and(...where))
+      .orderBy(k.orderBy)
+      .limit(k.take),
+  );
+  return toPage(rows, page);
+}
 
 export type RefundCreateResult =
   | { kind: "created"; refund: RefundRow; outbox: OutboxRow }

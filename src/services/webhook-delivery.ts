@@ -3,7 +3,7 @@ import { failedRequirement, requireUpdated } from "../db/guards";
 import { events, webhookAttempts, webhookDeliveries, webhookEndpoints } from "../db/schema";
 import type { ScopedDb } from "../db/scoped-db";
 import { pgCode, uniqueViolation } from "../lib/pg-errors";
-import { signatureHeader } from "../lib/webhook-signature";
+import { deliveryHeaders } from "../lib/webhook-signature";
 import { toEvent } from "../models/event";
 
 export type DeliveryOutcome =
@@ -62,7 +62,7 @@ export async function deliverWebhook(
       headers: {
         "Content-Type": "application/json",
         "User-Agent": userAgent,
-        "Edgepay-Signature": await signatureHeader(row.endpoint.secret, body),
+        ...(await deliveryHeaders(row.endpoint.secret, row.event.id, body)),
         "Edgepay-Event-Id": row.event.id,
       },
       redirect: "manual",

@@ -1,15 +1,15 @@
 import { and, eq, isNull } from "drizzle-orm";
 import { webhookEndpoints } from "../db/schema";
 import type { ScopedDb } from "../db/scoped-db";
-import { randomHex } from "../lib/crypto";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
+import { newWebhookSecret } from "../lib/webhook-signature";
 import { checkWebhookUrl, type UrlPolicy } from "../lib/webhook-url";
 import { keyset, type Page, type PageRequest, toPage } from "./pagination";
 
 export type WebhookEndpointRow = typeof webhookEndpoints.$inferSelect;
 
-/** Registers an endpoint; its signing secret (`whsec_` + 32 random bytes) is returned in this response only. */
+/** Registers an endpoint; its signing secret (`whsec_` + base64 of 32 random bytes) is returned in this response only. */
 export async function createWebhookEndpoint(
   db: ScopedDb,
   tenantId: string,
@@ -32,7 +32,7 @@ export async function createWebhookEndpoint(
         tenantId,
         url: check.url.toString(),
         events: [...new Set(input.events)],
-        secret: `whsec_${randomHex(32)}`,
+        secret: newWebhookSecret(),
         createdAt: now,
       })
       .returning(),

@@ -20,7 +20,7 @@ import { dispatchOutbox, type Producers, undispatched } from "../../src/services
 import { processPayment } from "../../src/services/payment-processing";
 import { createPayment, getPayment, listPayments } from "../../src/services/payments";
 import { processRefund } from "../../src/services/refund-processing";
-import { createRefund } from "../../src/services/refunds";
+import { createRefund, getRefund, listRefunds } from "../../src/services/refunds";
 import { getUser, listUsers } from "../../src/services/users";
 import { deliverWebhook } from "../../src/services/webhook-delivery";
 import { getWebhookEndpoint, listWebhookEndpoints } from "../../src/services/webhook-endpoints";
@@ -124,11 +124,12 @@ function seedStatements(n: number, baseMs: number): string[] {
         'pm_card_visa', case when refunded then ${amount("g")} else 0 end,
         case when refunded then ${amount("g")} else 0 end, 'idem_' || g, '', 1, ${ts("g")}, ${ts("g")}
       from (select g, ${roll("g", 3)} r, ${roll("g", 3)} >= 15 and ${roll("g", 4)} < 50 refunded from ${series}) s`,
-    // One refund per refunded payment (~42k); 0.1% still pending, all stuck (older than the sweeper's threshold).
+    // One refund per refunded payment (~42k); 0.1% still pending, all stuck (older than the sweeper's threshold); 2% failed.
     `insert into refunds (id, tenant_id, payment_id, amount, status, idempotency_key, request_fingerprint,
         created_at, updated_at)
       select ${id(kinds.refund, "g", 500)}, ${ten("g")}, ${id(kinds.payment, "g")}, ${amount("g")},
-        (case when ${roll("g", 5)} < 1 and ${roll("g", 8)} < 10 then 'pending' else 'succeeded' end)::refund_status, 'ridem_' || g, '',
+        (case when ${roll("g", 5)} < 1 and ${roll("g", 8)} < 10 then 'pending'
+          when ${roll("g", 5)} between 1 and 2 then 'failed' else 'succeeded' end), 'ridem_' || g, '',
         ${ts("g")}, ${ts("g")}
       from ${series} where ${roll("g", 3)} >= 15 and ${roll("g", 4)} < 50`,
     // 1% of events had a delivery that exhausted its retries; 9% never had a delivery attempted.
@@ -294,6 +295,7 @@ interface Fixture {
   payment: string;
   paymentCursor: string;
   refund: string;
+  refundedPayment: string;
   event: string;
   failedEvent: string;
   eventCursor: string;
@@ -606,6 +608,46 @@ const cases: Case[] = [
     pick: [0, 0],
     index: "refunds_tenant_credential_idempotency_key",
   },
+  {
+    name: "GET /v1/refunds",
+    scope: "tenant",
+    run: (db, f) => listRefunds(db, f.tenant, page(), {}),
+    index: "refunds_tenant_id_idx",
+    ordered: true,
+  },
+  {
+    name: "GET /v1/refunds?starting_after=",
+    scope: "tenant",
+    run: (db, f) => listRefunds(db, f.tenant, page({ startingAfter: f.refund }), {}),
+    index: "refunds_tenant_id_idx",
+    ordered: true,
+  },
+  {
+    name: "GET /v1/refunds?status=failed",
+    scope: "tenant",
+    run: (db, f) => listRefunds(db, f.tenant, page(), { status: "failed" }),
+    index: "refunds_tenant_status_idx",
+    ordered: true,
+  },
+  {
+    // Pending refunds are rare (0.1 %): the planner may pick the sweeper's partial index and sort the handful found.
+    name: "GET /v1/refunds?status=pending",
+    scope: "tenant",
+    run: (db, f) => listRefunds(db, f.tenant, page(), { status: "pending" }),
+    index: ["refunds_tenant_status_idx", "refunds_pending_idx"],
+  },
+  {
+    name: "GET /v1/refunds?payment_id=",
+    scope: "tenant",
+    run: (db, f) => listRefunds(db, f.tenant, page(), { payment_id: f.refundedPayment }),
+    index: "refunds_tenant_payment_idx",
+  },
+  {
+    name: "GET /v1/refunds/{id}",
+    scope: "tenant",
+    run: (db, f) => getRefund(db, f.tenant, f.refund),
+    index: ["refunds_pkey", "refunds_tenant_id_idx"],
+  },
   // Events
   {
     name: "GET /v1/events",
@@ -828,6 +870,10 @@ describe(`query plans with RLS on, ~${rowsPerTable / 1000}k rows per table`, () 
       payment: await oneId(nth("payments", 300, "and status = 'succeeded'"), "pay"),
       paymentCursor: await oneId(nth("payments", 2000), "pay"),
       refund: await oneId(nth("refunds", 10), "re"),
+      refundedPayment: await oneId(
+        `select payment_id as id from refunds where tenant_id = '${tenantUuid}' order by id desc offset 20 limit 1`,
+        "pay",
+      ),
       event: await oneId(nth("events", 400), "evt"),
       failedEvent: await oneId(nth("events", 3, "and delivery_success = false"), "evt"),
       eventCursor: await oneId(nth("events", 2000), "evt"),

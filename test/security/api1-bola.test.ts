@@ -31,6 +31,7 @@ const objectOperations = (w: World): Attempt[] => [
   { method: "POST", path: `/v1/orders/${w.orderId}/cancel` },
   { method: "GET", path: `/v1/payments/${w.paymentId}` },
   { method: "POST", path: `/v1/payments/${w.paymentId}/refunds`, body: { amount: 100 }, idempotent: true },
+  { method: "GET", path: `/v1/refunds/${w.refundId}` },
   { method: "GET", path: `/v1/events/${w.eventId}` },
   { method: "POST", path: `/v1/events/${w.eventId}/redeliver` },
   { method: "DELETE", path: `/v1/api_keys/${w.spare.keyId}` },
@@ -54,6 +55,7 @@ async function snapshotOfB() {
     get(`/v1/users/${b.userId}`),
     get(`/v1/orders/${b.orderId}`),
     get(`/v1/payments/${b.paymentId}`),
+    get(`/v1/refunds/${b.refundId}`),
     get(`/v1/events/${b.eventId}`),
     get(`/v1/webhook_endpoints/${b.endpointId}`),
     // Which keys exist and are live (last_used_at moves on its own when B's keys are used).
@@ -91,18 +93,23 @@ describe("API1 — another tenant's object by id", () => {
         expect(shape(foreign, foreignId), what).toEqual(shape(missing, missingId));
       }
       expect(await snapshotOfB()).toEqual(before);
-      // Nothing was refunded, and B's key A tried to revoke still works.
+      // Nothing was refunded (only the seeded refund exists), and B's key A tried to revoke still works.
       const db = testDb();
       const rows = await ScopedDb.forService(db).run(
         db.select().from(refunds).where(eq(refunds.paymentId, b.paymentId)),
       );
-      expect(rows).toEqual([]);
+      expect(rows.map((r) => r.id)).toEqual([b.refundId]);
       expect((await call("/v1/users", { headers: b.spare.auth })).status).toBe(200);
     },
   );
 
   it("A's own objects answer 200 on the same routes (the 404s above are not a broken route)", async () => {
-    for (const path of [`/v1/users/${a.userId}`, `/v1/orders/${a.orderId}`, `/v1/payments/${a.paymentId}`]) {
+    for (const path of [
+      `/v1/users/${a.userId}`,
+      `/v1/orders/${a.orderId}`,
+      `/v1/payments/${a.paymentId}`,
+      `/v1/refunds/${a.refundId}`,
+    ]) {
       expect((await call(path, { headers: a.tenant.auth })).status, path).toBe(200);
     }
     expect((await call(`/v1/events/${a.eventId}`, { headers: a.tenant.auth })).status).toBe(200);
@@ -111,13 +118,14 @@ describe("API1 — another tenant's object by id", () => {
 });
 
 describe("API1 — lists, filters, cursors and references", () => {
-  const lists = ["users", "orders", "payments", "events", "api_keys", "webhook_endpoints"];
+  const lists = ["users", "orders", "payments", "refunds", "events", "api_keys", "webhook_endpoints"];
   const idsOf = (w: World) => [
     w.userId,
     w.orderId,
     w.paidOrderId,
     w.paymentId,
     w.failedPaymentId,
+    w.refundId,
     w.eventId,
     w.spare.keyId,
     w.tenant.keyId,
@@ -141,6 +149,7 @@ describe("API1 — lists, filters, cursors and references", () => {
     for (const query of [
       `/v1/orders?user_id=${b.userId}`,
       `/v1/payments?order_id=${b.paidOrderId}`,
+      `/v1/refunds?payment_id=${b.paymentId}`,
       `/v1/users?email=${encodeURIComponent(b.email)}`,
     ]) {
       const res = await call(query, { headers: a.tenant.auth });
@@ -151,6 +160,7 @@ describe("API1 — lists, filters, cursors and references", () => {
       `/v1/users?limit=100&starting_after=${b.userId}`,
       `/v1/orders?limit=100&ending_before=${b.orderId}`,
       `/v1/payments?limit=100&starting_after=${b.paymentId}`,
+      `/v1/refunds?limit=100&ending_before=${b.refundId}`,
     ]) {
       const res = await call(query, { headers: a.tenant.auth });
       expect(res.status, query).toBe(200);

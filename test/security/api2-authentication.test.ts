@@ -105,7 +105,10 @@ describe("API2 — credentials", () => {
     const bodies = new Map<string, unknown>();
     for (const [what, credential] of await rejectedCredentials()) {
       const headers = { Authorization: `Bearer ${credential}` };
-      const read = await expectUnauthorized(await call("/v1/users", { headers }), what);
+      const refused = await call("/v1/users", { headers });
+      // RFC 6750 §3.1: a credential was presented and refused (expired, forged, revoked…).
+      expect(refused.headers.get("WWW-Authenticate"), what).toBe('Bearer realm="edgepay", error="invalid_token"');
+      const read = await expectUnauthorized(refused, what);
       const write = await expectUnauthorized(
         await call("/v1/users", json("POST", { email: `${crypto.randomUUID()}@example.com`, name: "x" }, headers)),
         `${what} (write)`,
@@ -124,7 +127,9 @@ describe("API2 — credentials", () => {
     );
     const bodies = new Set<string>();
     for (const [what, headers] of malformedHeaders()) {
-      const problem = await expectUnauthorized(await call("/v1/users", { headers }), what);
+      const res = await call("/v1/users", { headers });
+      expect(res.headers.get("WWW-Authenticate"), what).not.toContain("invalid_token");
+      const problem = await expectUnauthorized(res, what);
       // Same type, title, code; `detail` only says how to send a credential (it cannot reveal anything about keys).
       expect({ ...problem, detail: undefined }).toEqual({ ...reference, detail: undefined });
       bodies.add(JSON.stringify(problem));

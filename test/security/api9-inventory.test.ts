@@ -7,7 +7,7 @@
  * (/openapi.json and /docs are the documentation itself.)
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { call } from "../support/http";
+import { call, problemOf } from "../support/http";
 import { createTestTenant, type TestTenant } from "../support/tenants";
 import { bodyOf, expectProblem } from "./helpers";
 
@@ -16,6 +16,7 @@ const sampleId: Record<string, string> = {
   users: "usr_06bxq3zcq1n8k5rmhd7w4t9yfa",
   orders: "ord_06bxq3zcq1n8k5rmhd7w4t9yfa",
   payments: "pay_06bxq3zcq1n8k5rmhd7w4t9yfa",
+  refunds: "re_06bxq3zcq1n8k5rmhd7w4t9yfa",
   events: "evt_06bxq3zcq1n8k5rmhd7w4t9yfa",
   api_keys: "key_06bxq3zcq1n8k5rmhd7w4t9yfa",
   webhook_endpoints: "we_06bxq3zcq1n8k5rmhd7w4t9yfa",
@@ -57,12 +58,15 @@ describe("API9 — documented and served are the same set", () => {
     expect(unserved).toEqual([]);
   });
 
-  it("every undocumented method on a documented path is the router's 404", async () => {
+  it("every undocumented method on a documented path is 405 method_not_allowed, Allow listing the documented ones", async () => {
     const answered: string[] = [];
     for (const [path, ms] of documented) {
+      const allow = [...ms, ...(ms.has("GET") ? ["HEAD"] : [])].sort().join(", ");
       for (const m of methods.filter((x) => !ms.has(x))) {
         const res = await request(m, path);
-        if (!(await noRoute(res))) answered.push(`${m} ${path} → ${res.status}`);
+        const code = res.status === 405 ? (await problemOf(res)).code : undefined;
+        if (code !== "method_not_allowed" || res.headers.get("Allow") !== allow)
+          answered.push(`${m} ${path} → ${res.status} Allow: ${res.headers.get("Allow")} (want ${allow})`);
       }
     }
     expect(answered).toEqual([]);
@@ -70,7 +74,6 @@ describe("API9 — documented and served are the same set", () => {
 
   it("undocumented paths — old versions, admin/debug/internal routes, files — are 404, with or without credentials", async () => {
     const probes = [
-      "/",
       "/v0/users",
       "/v2/users",
       "/api/v1/users",
@@ -79,12 +82,9 @@ describe("API9 — documented and served are the same set", () => {
       "/v1/users/",
       "/v1/tenants",
       "/v1/tenants/ten_06bxq3zcq1n8k5rmhd7w4t9yfa",
-      "/v1/refunds",
-      "/v1/refunds/re_06bxq3zcq1n8k5rmhd7w4t9yfa",
       "/v1/webhook_deliveries",
       "/v1/outbox",
       "/v1/users/usr_06bxq3zcq1n8k5rmhd7w4t9yfa/orders",
-      "/v1/api_keys/key_06bxq3zcq1n8k5rmhd7w4t9yfa",
       "/v1/webhook_endpoints/we_06bxq3zcq1n8k5rmhd7w4t9yfa/secret",
       "/admin",
       "/internal",
@@ -118,7 +118,13 @@ describe("API9 — documented and served are the same set", () => {
   });
 
   it("the documentation routes are the only undocumented ones that answer", async () => {
-    for (const path of ["/openapi.json", "/docs"]) expect((await call(path)).status, path).toBe(200);
-    await expectProblem(await call("/openapi.json", { method: "POST" }), 404, "not_found");
+    for (const path of ["/openapi.json", "/docs", "/errors", "/errors/not_found"]) {
+      expect((await call(path)).status, path).toBe(200);
+    }
+    const root = await call("/", { redirect: "manual" });
+    expect(root.status).toBe(302);
+    expect(root.headers.get("Location")).toBe("/docs");
+    const post = await expectProblem(await call("/openapi.json", { method: "POST" }), 405, "method_not_allowed");
+    expect(post.detail).toContain("GET");
   });
 });

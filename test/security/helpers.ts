@@ -1,5 +1,5 @@
 import { expect } from "vitest";
-import { createOrderVia, insertEvent, insertPayment } from "../support/fixtures";
+import { createOrderVia, insertEvent, insertPayment, insertRefund } from "../support/fixtures";
 import { call, json, problemOf } from "../support/http";
 import { addKey, type TestTenant } from "../support/tenants";
 
@@ -28,6 +28,8 @@ export interface World {
   paidOrderId: string;
   paymentId: string;
   failedPaymentId: string;
+  /** A succeeded refund of `paymentId` (written directly). */
+  refundId: string;
   eventId: string;
   /** A spare viewer key of the tenant (a target for revocation). */
   spare: TestTenant;
@@ -54,7 +56,20 @@ export async function seedWorld(t: TestTenant): Promise<World> {
   ]);
   expect(endpoint.status).toBe(201);
   const endpointId = (await bodyOf<{ id: string }>(endpoint)).id;
-  return { tenant: t, userId, email, orderId, paidOrderId, paymentId, failedPaymentId, eventId, spare, endpointId };
+  const refundId = await insertRefund(t, paymentId);
+  return {
+    tenant: t,
+    userId,
+    email,
+    orderId,
+    paidOrderId,
+    paymentId,
+    failedPaymentId,
+    refundId,
+    eventId,
+    spare,
+    endpointId,
+  };
 }
 
 /** Client credentials grant for a key, from a random client IP (the endpoint is limited per IP). */

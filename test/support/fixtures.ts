@@ -1,4 +1,4 @@
-import { events, payments } from "../../src/db/schema";
+import { events, payments, refunds } from "../../src/db/schema";
 import { ScopedDb } from "../../src/db/scoped-db";
 import { newId } from "../../src/lib/ids";
 import { call, json } from "./http";
@@ -37,6 +37,32 @@ export async function insertPayment(
       amount: 2500,
       currency: "usd",
       paymentMethod: "pm_card_visa",
+      idempotencyKey: crypto.randomUUID(),
+      requestFingerprint: "test-fixture",
+      createdAt: now,
+      updatedAt: now,
+      ...fields,
+    }),
+  );
+  return id;
+}
+
+/** Inserts a refund row directly (a fixture for reads; refunds through the API are tested in test/payments). */
+export async function insertRefund(
+  t: TestTenant,
+  paymentId: string,
+  fields: Partial<typeof refunds.$inferInsert> = {},
+): Promise<string> {
+  const db = testDb();
+  const now = new Date();
+  const id = newId("re", now.getTime());
+  await ScopedDb.forService(db).run(
+    db.insert(refunds).values({
+      id,
+      tenantId: t.tenantId,
+      paymentId,
+      amount: 500,
+      status: "succeeded",
       idempotencyKey: crypto.randomUUID(),
       requestFingerprint: "test-fixture",
       createdAt: now,

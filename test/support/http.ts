@@ -1,4 +1,5 @@
 import { exports } from "cloudflare:workers";
+import { errorPage } from "../../src/lib/error-catalogue";
 
 /** Calls the Worker's `fetch` like a client would. */
 export function call(path: string, init: RequestInit = {}): Promise<Response> {
@@ -12,7 +13,7 @@ export function json(method: string, body: unknown, headers: Record<string, stri
 
 export async function problemOf(res: Response) {
   expectProblemType(res);
-  return (await res.json()) as {
+  const body = (await res.json()) as {
     type: string;
     title: string;
     status: number;
@@ -22,6 +23,8 @@ export async function problemOf(res: Response) {
     request_id: string;
     errors?: { path: string; message: string }[];
   };
+  expectTypeHasPage(body);
+  return body;
 }
 
 function expectProblemType(res: Response) {
@@ -29,6 +32,15 @@ function expectProblemType(res: Response) {
   if (!type.startsWith("application/problem+json")) {
     throw new Error(`expected application/problem+json, got ${type || "no content type"} (status ${res.status})`);
   }
+}
+
+/**
+ * Every problem the suite reads names a `type` with a page in the error catalogue; test/routes/error-pages.test.ts
+ * fetches every catalogue page, so every `type` link the suite sees resolves.
+ */
+function expectTypeHasPage(problem: { type: string }) {
+  const slug = /^https:\/\/edgepay\.dev\/errors\/([\w-]+)$/.exec(problem.type)?.[1];
+  if (!slug || !errorPage(slug)) throw new Error(`problem type without an error page: ${problem.type}`);
 }
 
 /**
