@@ -29,7 +29,7 @@ export interface paths {
         };
         /**
          * Readiness
-         * @description Checks Postgres (`select 1`) and Redis (`PING`), each within 500 ms, and reports their latency.
+         * @description Checks Postgres (switching to the app's database roles, as every request does) and Redis (`PING`), each within 1 s, and reports their latency and the Worker version that answered. A slow dependency is reported by its latency; only one that fails or does not answer within 1 s makes the service unready.
          */
         get: operations["getReady"];
         put?: never;
@@ -228,6 +228,59 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/events/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stream events live (WebSocket or SSE)
+         * @description Two transports, one message format (each message is the `Event` object exactly as
+         *     `GET /v1/events/{id}` returns it):
+         *
+         *     - **WebSocket**: send `Upgrade: websocket`. One text message per event. Send `ping` to get `pong`. Close codes:
+         *       `1012` = reconnect (deploy, eviction, drain) and resume with `since`; `4410` =
+         *       the gap since `since` is too long to replay (over 10 000 events): list it with `GET /v1/events`, then reconnect.
+         *     - **Server-Sent Events**: send `Accept: text/event-stream`. `id:` = event id, `event:` = type, `data:` = the
+         *       event; `: keep-alive` comments at least every 15 s; `retry: 1000` at the start.
+         *
+         *     **Authentication**: `Authorization` as every route, or `?ticket=` from `POST /v1/stream_tickets` (browsers cannot
+         *     set headers on a WebSocket; never put an API key or token in a URL). **Resume**: `Last-Event-ID` (SSE) or
+         *     `?since=evt_…` replays the events after it from the durable log, oldest first, then continues live — no gap, no
+         *     duplicate. Per payment, events arrive in commit order. Concurrent streams per tenant are limited by plan (free 5,
+         *     pro 100, enterprise 2 000; 429 beyond). See docs/realtime.md.
+         */
+        get: operations["listStream"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/stream_tickets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create a stream ticket
+         * @description A single-use ticket, valid 60 s, for `GET /v1/events/stream?ticket=…`. It is bound to the credential that made it (revoking the key voids it) and opens a stream of that credential's tenant only.
+         */
+        post: operations["createStreamTicket"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/refunds": {
         parameters: {
             query?: never;
@@ -361,7 +414,7 @@ export interface paths {
         post?: never;
         /**
          * Revoke an API key
-         * @description Refused at once by this instance and everywhere within 10 s; its access tokens stop working too.
+         * @description Refused at once by this instance and everywhere within 10 s, whatever happens to Redis; its access tokens stop working too. Idempotent: revoking a key already revoked answers 200 again.
          */
         delete: operations["revokeApiKey"];
         options?: never;
@@ -406,6 +459,91 @@ export interface paths {
          * @description No further deliveries are attempted to it.
          */
         delete: operations["deleteWebhookEndpoint"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Retrieve the settings
+         * @description The tenant's settings (owner and admin).
+         */
+        get: operations["listSettings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Update the settings
+         * @description `receipts.enabled` turns the customers' e-mail receipts on or off (on by default).
+         */
+        patch: operations["updateSetting"];
+        trace?: never;
+    };
+    "/v1/reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List reports */
+        get: operations["listReports"];
+        put?: never;
+        /**
+         * Create a report
+         * @description Accepts the report at once (202, `pending`); a queue consumer builds it into private storage and it becomes `ready` (event `report.ready`) or `failed` (`report.failed`). Kept 7 days.
+         */
+        post: operations["createReport"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reports/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Retrieve a report
+         * @description When `ready`, `download_url` is a fresh signed link valid 15 minutes.
+         */
+        get: operations["getReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reports/{id}/download": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download a report
+         * @description The file of a ready report, through the link in `download_url` (the same credentials are required). An expired or altered link is a 403.
+         */
+        get: operations["downloadReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -527,6 +665,46 @@ export interface webhooks {
          * @description Sent to every endpoint subscribed to this type; verify the signature, then answer 2xx quickly.
          */
         post: operations["refundFailedWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "report.ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * report.ready delivery
+         * @description Sent to every endpoint subscribed to this type; verify the signature, then answer 2xx quickly.
+         */
+        post: operations["reportReadyWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "report.failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * report.failed delivery
+         * @description Sent to every endpoint subscribed to this type; verify the signature, then answer 2xx quickly.
+         */
+        post: operations["reportFailedWebhook"];
         delete?: never;
         options?: never;
         head?: never;
@@ -688,6 +866,66 @@ export interface components {
                 object: components["schemas"]["Refund"];
             };
         };
+        ReportReadyWebhookEvent: {
+            /** @example evt_06bxq3zcq1n8k5rmhd7w4t9yfa */
+            id: string;
+            /** @enum {string} */
+            object: "event";
+            /** @enum {string} */
+            type: "report.ready";
+            /** Format: date-time */
+            created_at: string;
+            data: {
+                object: components["schemas"]["Report"];
+            };
+        };
+        Report: {
+            /** @example rpt_06bxq3zcq1n8k5rmhd7w4t9yfa */
+            id: string;
+            /** @enum {string} */
+            object: "report";
+            /** @enum {string} */
+            type: "payments" | "refunds" | "statement";
+            /** @enum {string} */
+            format: "csv" | "pdf";
+            /** @enum {string} */
+            status: "pending" | "processing" | "ready" | "failed";
+            /** Format: date-time */
+            created_gte: string;
+            /** Format: date-time */
+            created_lte: string;
+            currency: string | null;
+            /** @description Rows in the CSV; payments and refunds covered by a statement. */
+            row_count: number | null;
+            size_bytes: number | null;
+            failure_code: string | null;
+            /** @description When `ready`: a signed link to the file, valid 15 minutes (GET the report for a new one). */
+            download_url: string | null;
+            /** Format: date-time */
+            download_expires_at: string | null;
+            /**
+             * Format: date-time
+             * @description The report and its file are deleted after this.
+             */
+            expires_at: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        ReportFailedWebhookEvent: {
+            /** @example evt_06bxq3zcq1n8k5rmhd7w4t9yfa */
+            id: string;
+            /** @enum {string} */
+            object: "event";
+            /** @enum {string} */
+            type: "report.failed";
+            /** Format: date-time */
+            created_at: string;
+            data: {
+                object: components["schemas"]["Report"];
+            };
+        };
         Health: {
             /** @enum {string} */
             status: "ok";
@@ -704,6 +942,11 @@ export interface components {
                 /** @enum {string} */
                 status: "ok" | "error" | "disabled";
                 latency_ms: number;
+            };
+            /** @description The Worker version that answered (its id and deploy tag); null where unknown. */
+            version: {
+                id: string | null;
+                tag: string | null;
             };
         };
         AccessToken: {
@@ -841,15 +1084,7 @@ export interface components {
             has_more: boolean;
             data: components["schemas"]["Payment"][];
         };
-        RefundList: {
-            /** @enum {string} */
-            object: "list";
-            /** @example /v1/payments */
-            url: string;
-            has_more: boolean;
-            data: components["schemas"]["Refund"][];
-        };
-        Event: components["schemas"]["PaymentSucceededEvent"] | components["schemas"]["PaymentFailedEvent"] | components["schemas"]["OrderPaidEvent"] | components["schemas"]["OrderRefundedEvent"] | components["schemas"]["RefundSucceededEvent"] | components["schemas"]["RefundFailedEvent"];
+        Event: components["schemas"]["PaymentSucceededEvent"] | components["schemas"]["PaymentFailedEvent"] | components["schemas"]["OrderPaidEvent"] | components["schemas"]["OrderRefundedEvent"] | components["schemas"]["RefundSucceededEvent"] | components["schemas"]["RefundFailedEvent"] | components["schemas"]["ReportReadyEvent"] | components["schemas"]["ReportFailedEvent"];
         PaymentSucceededEvent: {
             /** @example evt_06bxq3zcq1n8k5rmhd7w4t9yfa */
             id: string;
@@ -958,6 +1193,58 @@ export interface components {
             pending_webhooks: number;
             delivery_success: boolean | null;
         };
+        ReportReadyEvent: {
+            /** @example evt_06bxq3zcq1n8k5rmhd7w4t9yfa */
+            id: string;
+            /** @enum {string} */
+            object: "event";
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "report.ready";
+            /** Format: date-time */
+            created_at: string;
+            data: {
+                object: components["schemas"]["Report"];
+            };
+            pending_webhooks: number;
+            delivery_success: boolean | null;
+        };
+        ReportFailedEvent: {
+            /** @example evt_06bxq3zcq1n8k5rmhd7w4t9yfa */
+            id: string;
+            /** @enum {string} */
+            object: "event";
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "report.failed";
+            /** Format: date-time */
+            created_at: string;
+            data: {
+                object: components["schemas"]["Report"];
+            };
+            pending_webhooks: number;
+            delivery_success: boolean | null;
+        };
+        StreamTicket: {
+            /** @enum {string} */
+            object: "stream_ticket";
+            /** @example stk_q3C1…N8k.ten_06bxq3zcq1n8k5rmhd7w4t9yfa */
+            ticket: string;
+            /** Format: date-time */
+            expires_at: string;
+        };
+        RefundList: {
+            /** @enum {string} */
+            object: "list";
+            /** @example /v1/payments */
+            url: string;
+            has_more: boolean;
+            data: components["schemas"]["Refund"][];
+        };
         EventList: {
             /** @enum {string} */
             object: "list";
@@ -1028,7 +1315,7 @@ export interface components {
             object: "webhook_endpoint";
             /** Format: uri */
             url: string;
-            events: ("payment.succeeded" | "payment.failed" | "order.paid" | "order.refunded" | "refund.succeeded" | "refund.failed")[];
+            events: ("payment.succeeded" | "payment.failed" | "order.paid" | "order.refunded" | "refund.succeeded" | "refund.failed" | "report.ready" | "report.failed")[];
             /** Format: date-time */
             created_at: string;
         };
@@ -1040,7 +1327,7 @@ export interface components {
              *       "payment.succeeded"
              *     ]
              */
-            events: ("payment.succeeded" | "payment.failed" | "order.paid" | "order.refunded" | "refund.succeeded" | "refund.failed")[];
+            events: ("payment.succeeded" | "payment.failed" | "order.paid" | "order.refunded" | "refund.succeeded" | "refund.failed" | "report.ready" | "report.failed")[];
         };
         WebhookEndpointList: {
             /** @enum {string} */
@@ -1056,6 +1343,56 @@ export interface components {
             object: "webhook_endpoint";
             /** @enum {boolean} */
             deleted: true;
+        };
+        Settings: {
+            /** @enum {string} */
+            object: "settings";
+            receipts: {
+                /** @description E-mail a receipt (with a PDF) to the customer on success. */
+                enabled: boolean;
+            };
+            /**
+             * Format: date-time
+             * @description null until the settings were first changed.
+             */
+            updated_at: string | null;
+        };
+        SettingsUpdate: {
+            receipts?: {
+                enabled: boolean;
+            };
+        };
+        ReportCreate: {
+            /**
+             * @description `payments` or `refunds` (CSV), or `statement` (PDF).
+             * @enum {string}
+             */
+            type: "payments" | "refunds" | "statement";
+            /** @enum {string} */
+            format: "csv" | "pdf";
+            /**
+             * Format: date-time
+             * @example 2026-01-31T00:00:00Z
+             */
+            created_gte: string;
+            /**
+             * Format: date-time
+             * @example 2026-01-31T00:00:00Z
+             */
+            created_lte: string;
+            /**
+             * @description Only this currency.
+             * @enum {string}
+             */
+            currency?: "aed" | "aud" | "bgn" | "brl" | "cad" | "chf" | "cny" | "czk" | "dkk" | "eur" | "gbp" | "hkd" | "huf" | "idr" | "ils" | "inr" | "jpy" | "krw" | "mxn" | "myr" | "nok" | "nzd" | "php" | "pln" | "ron" | "sar" | "sek" | "sgd" | "thb" | "try" | "twd" | "usd" | "zar";
+        };
+        ReportList: {
+            /** @enum {string} */
+            object: "list";
+            /** @example /v1/payments */
+            url: string;
+            has_more: boolean;
+            data: components["schemas"]["Report"][];
         };
     };
     responses: never;
@@ -1325,7 +1662,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description 1–255 characters, a new one (e.g. a UUID) per operation; retries with the same key and body replay the first response for 24 h. The SDK sends one on every POST.
+                 * @description 1–255 characters, a new one (e.g. a UUID) per operation, scoped to the credential (an API key and its access tokens); retries with the same key and body replay the first response for 24 h. The SDK sends one on every POST.
                  * @example 0d4c2b9e-5f1a-4a57-9c43-2f0e6a1b7d38
                  */
                 "Idempotency-Key"?: string;
@@ -2252,7 +2589,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description 1–255 characters, a new one (e.g. a UUID) per operation; retries with the same key and body replay the first response for 24 h. The SDK sends one on every POST.
+                 * @description 1–255 characters, a new one (e.g. a UUID) per operation, scoped to the credential (an API key and its access tokens); retries with the same key and body replay the first response for 24 h. The SDK sends one on every POST.
                  * @example 0d4c2b9e-5f1a-4a57-9c43-2f0e6a1b7d38
                  */
                 "Idempotency-Key"?: string;
@@ -2637,7 +2974,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description 1–255 characters, a new one (e.g. a UUID) per operation; retries with the same key and body replay the first response for 24 h. The SDK sends one on every POST.
+                 * @description 1–255 characters, a new one (e.g. a UUID) per operation, scoped to the credential (an API key and its access tokens); retries with the same key and body replay the first response for 24 h. The SDK sends one on every POST.
                  * @example 0d4c2b9e-5f1a-4a57-9c43-2f0e6a1b7d38
                  */
                 "Idempotency-Key"?: string;
@@ -3009,7 +3346,7 @@ export interface operations {
             query?: never;
             header: {
                 /**
-                 * @description 1–255 characters, a new one (e.g. a UUID) per operation; retries with the same key and body replay the first response for 24 h. The SDK sends one on every POST.
+                 * @description 1–255 characters, a new one (e.g. a UUID) per operation, scoped to the credential (an API key and its access tokens); retries with the same key and body replay the first response for 24 h. The SDK sends one on every POST.
                  * @example 0d4c2b9e-5f1a-4a57-9c43-2f0e6a1b7d38
                  */
                 "Idempotency-Key": string;
@@ -3229,7 +3566,7 @@ export interface operations {
             query?: never;
             header: {
                 /**
-                 * @description 1–255 characters, a new one (e.g. a UUID) per operation; retries with the same key and body replay the first response for 24 h. The SDK sends one on every POST.
+                 * @description 1–255 characters, a new one (e.g. a UUID) per operation, scoped to the credential (an API key and its access tokens); retries with the same key and body replay the first response for 24 h. The SDK sends one on every POST.
                  * @example 0d4c2b9e-5f1a-4a57-9c43-2f0e6a1b7d38
                  */
                 "Idempotency-Key": string;
@@ -3619,6 +3956,376 @@ export interface operations {
             };
         };
     };
+    listStream: {
+        parameters: {
+            query?: {
+                /** @description Comma-separated event types; `payment.*` takes a whole namespace (at most 8). Default: all. */
+                types?: string;
+                /** @description Only events about this payment (the payment itself and its refunds). */
+                payment_id?: string;
+                /** @description Only events about this order (the order itself and its payments). */
+                order_id?: string;
+                /** @description Resume: replay the events after this one (oldest first), then continue live. */
+                since?: string;
+                /** @description A single-use ticket from `POST /v1/stream_tickets` (60 s), for clients that cannot send headers. */
+                ticket?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description WebSocket: switching protocols; each message is an Event (JSON text frame). */
+            101: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Server-Sent Events; each `data:` is an Event. */
+            200: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": components["schemas"]["Event"];
+                };
+            };
+            /** @description Invalid request (validation_error, invalid_json, ...). */
+            400: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked credentials. */
+            401: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential's role lacks the permission this operation needs. */
+            403: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected error (details are in the logs under the request id). */
+            500: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable; retry after Retry-After. */
+            503: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createStreamTicket: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description 1–255 characters, a new one (e.g. a UUID) per operation, scoped to the credential (an API key and its access tokens); retries with the same key and body replay the first response for 24 h. The SDK sends one on every POST.
+                 * @example 0d4c2b9e-5f1a-4a57-9c43-2f0e6a1b7d38
+                 */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The ticket. */
+            201: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description `true` when this is the stored response of an earlier request with the same key. */
+                    "Idempotent-Replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamTicket"];
+                };
+            };
+            /** @description Invalid request (validation_error, invalid_json, ...). */
+            400: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked credentials. */
+            401: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential's role lacks the permission this operation needs. */
+            403: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the object's state, or idempotency key in use. */
+            409: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than the limit. */
+            413: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not application/json. */
+            415: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Idempotency key reused with a different request. */
+            422: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected error (details are in the logs under the request id). */
+            500: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable; retry after Retry-After. */
+            503: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     listRefunds: {
         parameters: {
             query?: {
@@ -3924,7 +4631,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description 1–255 characters, a new one (e.g. a UUID) per operation; retries with the same key and body replay the first response for 24 h. The SDK sends one on every POST.
+                 * @description 1–255 characters, a new one (e.g. a UUID) per operation, scoped to the credential (an API key and its access tokens); retries with the same key and body replay the first response for 24 h. The SDK sends one on every POST.
                  * @example 0d4c2b9e-5f1a-4a57-9c43-2f0e6a1b7d38
                  */
                 "Idempotency-Key"?: string;
@@ -4157,7 +4864,7 @@ export interface operations {
                 starting_after?: string;
                 /** @description Return objects newer than this ID (the previous page). */
                 ending_before?: string;
-                /** @description payment.succeeded, payment.failed, order.paid, order.refunded, refund.succeeded, refund.failed */
+                /** @description payment.succeeded, payment.failed, order.paid, order.refunded, refund.succeeded, refund.failed, report.ready, report.failed */
                 type?: string;
                 delivery_success?: "true" | "false";
             };
@@ -4591,7 +5298,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description 1–255 characters, a new one (e.g. a UUID) per operation; retries with the same key and body replay the first response for 24 h. The SDK sends one on every POST.
+                 * @description 1–255 characters, a new one (e.g. a UUID) per operation, scoped to the credential (an API key and its access tokens); retries with the same key and body replay the first response for 24 h. The SDK sends one on every POST.
                  * @example 0d4c2b9e-5f1a-4a57-9c43-2f0e6a1b7d38
                  */
                 "Idempotency-Key"?: string;
@@ -5139,7 +5846,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description 1–255 characters, a new one (e.g. a UUID) per operation; retries with the same key and body replay the first response for 24 h. The SDK sends one on every POST.
+                 * @description 1–255 characters, a new one (e.g. a UUID) per operation, scoped to the credential (an API key and its access tokens); retries with the same key and body replay the first response for 24 h. The SDK sends one on every POST.
                  * @example 0d4c2b9e-5f1a-4a57-9c43-2f0e6a1b7d38
                  */
                 "Idempotency-Key"?: string;
@@ -5697,6 +6404,979 @@ export interface operations {
             };
         };
     };
+    listSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The settings. */
+            200: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Settings"];
+                };
+            };
+            /** @description Invalid request (validation_error, invalid_json, ...). */
+            400: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked credentials. */
+            401: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential's role lacks the permission this operation needs. */
+            403: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected error (details are in the logs under the request id). */
+            500: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable; retry after Retry-After. */
+            503: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    updateSetting: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SettingsUpdate"];
+            };
+        };
+        responses: {
+            /** @description The updated settings. */
+            200: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Settings"];
+                };
+            };
+            /** @description Invalid request (validation_error, invalid_json, ...). */
+            400: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked credentials. */
+            401: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential's role lacks the permission this operation needs. */
+            403: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than the limit. */
+            413: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not application/json. */
+            415: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected error (details are in the logs under the request id). */
+            500: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable; retry after Retry-After. */
+            503: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listReports: {
+        parameters: {
+            query?: {
+                /** @description 1 to 100, default 10. */
+                limit?: number;
+                /** @description Return objects older than this ID (the next page). */
+                starting_after?: string;
+                /** @description Return objects newer than this ID (the previous page). */
+                ending_before?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of reports. */
+            200: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportList"];
+                };
+            };
+            /** @description Invalid request (validation_error, invalid_json, ...). */
+            400: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked credentials. */
+            401: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential's role lacks the permission this operation needs. */
+            403: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected error (details are in the logs under the request id). */
+            500: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable; retry after Retry-After. */
+            503: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createReport: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description 1–255 characters, a new one (e.g. a UUID) per operation, scoped to the credential (an API key and its access tokens); retries with the same key and body replay the first response for 24 h. The SDK sends one on every POST.
+                 * @example 0d4c2b9e-5f1a-4a57-9c43-2f0e6a1b7d38
+                 */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReportCreate"];
+            };
+        };
+        responses: {
+            /** @description Accepted; the report is pending. */
+            202: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description `true` when this is the stored response of an earlier request with the same key. */
+                    "Idempotent-Replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Report"];
+                };
+            };
+            /** @description Invalid request (validation_error, invalid_json, ...). */
+            400: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked credentials. */
+            401: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential's role lacks the permission this operation needs. */
+            403: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the object's state, or idempotency key in use. */
+            409: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than the limit. */
+            413: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not application/json. */
+            415: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Idempotency key reused with a different request. */
+            422: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected error (details are in the logs under the request id). */
+            500: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable; retry after Retry-After. */
+            503: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getReport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report. */
+            200: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Report"];
+                };
+            };
+            /** @description Invalid request (validation_error, invalid_json, ...). */
+            400: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked credentials. */
+            401: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential's role lacks the permission this operation needs. */
+            403: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object (or it belongs to another tenant). */
+            404: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected error (details are in the logs under the request id). */
+            500: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable; retry after Retry-After. */
+            503: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    downloadReport: {
+        parameters: {
+            query: {
+                /** @description Unix seconds; from download_url. */
+                expires: number;
+                /** @description From download_url. */
+                signature: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The CSV or PDF file. */
+            200: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                    "application/pdf": string;
+                };
+            };
+            /** @description Invalid request (validation_error, invalid_json, ...). */
+            400: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked credentials. */
+            401: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential's role lacks the permission this operation needs. */
+            403: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object (or it belongs to another tenant). */
+            404: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected error (details are in the logs under the request id). */
+            500: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable; retry after Retry-After. */
+            503: {
+                headers: {
+                    /** @description Identifies this request in the logs; quote it when reporting a problem. */
+                    "Request-Id"?: string;
+                    /** @description Requests allowed in the current window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     paymentSucceededWebhook: {
         parameters: {
             query?: never;
@@ -5871,6 +7551,68 @@ export interface operations {
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["RefundFailedWebhookEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the delivery; anything else is retried with backoff. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    reportReadyWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description HMAC over "<t>.<raw body>": `t=<unix seconds>,v1=<hex>`. */
+                "Edgepay-Signature": string;
+                /** @description Standard Webhooks: the event id (dedupe on it). */
+                "webhook-id": string;
+                /** @description Standard Webhooks: unix seconds. */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks: `v1,<base64 HMAC>` over "<id>.<timestamp>.<raw body>". */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ReportReadyWebhookEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the delivery; anything else is retried with backoff. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    reportFailedWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description HMAC over "<t>.<raw body>": `t=<unix seconds>,v1=<hex>`. */
+                "Edgepay-Signature": string;
+                /** @description Standard Webhooks: the event id (dedupe on it). */
+                "webhook-id": string;
+                /** @description Standard Webhooks: unix seconds. */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks: `v1,<base64 HMAC>` over "<id>.<timestamp>.<raw body>". */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ReportFailedWebhookEvent"];
             };
         };
         responses: {
