@@ -34,8 +34,10 @@ export interface Bindings extends Cloudflare.Env {
   /** Sweeper: re-send outbox rows older than this (default 30 s); re-drive payments processing longer than this (default 300 s). */
   SWEEP_OUTBOX_AFTER_SECONDS?: string;
   SWEEP_PROCESSING_AFTER_SECONDS?: string;
-  /** `open` (default) or `closed`: whether requests pass when the rate limiter is down or slow. */
+  /** `local` (default; `open` is its old name) or `closed`: local per-isolate limit or 503 when the limiter is down or slow. */
   RATE_LIMIT_FAIL_MODE?: string;
-  /** Milliseconds the rate limiter may take before its fail mode applies (default 250). */
+  /** Milliseconds the rate limiter may take before its fail mode applies (default 250 locally, 1200 in staging/production). */
   RATE_LIMIT_TIMEOUT_MS?: string;
+  /** Isolates assumed to share one caller's traffic: the local limit is the plan limit divided by this (default 4). */
+  RATE_LIMIT_LOCAL_ISOLATES?: string;
 }

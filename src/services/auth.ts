@@ -1,7 +1,9 @@
 import type { Redis } from "@upstash/redis/cloudflare";
 import { and, eq, isNull, type SQL } from "drizzle-orm";
+import type { AuthGate } from "../cache/auth-throttle";
 import type { Keys } from "../cache/keys";
 import { LruCache } from "../cache/lru";
+import { singleFlight } from "../cache/object-cache";
 import { apiKeys, tenants } from "../db/schema";
 import type { ScopedDb } from "../db/scoped-db";
 import { sha256Hex, timingSafeEqual } from "../lib/crypto";
@@ -36,6 +38,8 @@ export interface AuthDeps {
   redis: Redis | null;
   keys: Keys;
   telemetry?: Telemetry;
+  /** Failed-authentication throttle of the caller's IP, consulted past the in-isolate cache (cache/auth-throttle). */
+  gate?: AuthGate | undefined;
 }
 
 const cacheKey = (l: Lookup) => `${l.by}:${l.value}`;
@@ -67,13 +71,33 @@ async function lookup(deps: AuthDeps, l: Lookup): Promise<Stored | null> {
   const local = cacheKey(l);
   const cached = l1.get(local);
   if (cached !== undefined) return cached;
+  // Concurrent misses of one credential share one load, so a burst of a legitimate client on a cold isolate takes
+  // one reservation of the failed-authentication throttle, not one per request.
+  return singleFlight(`auth:${local}`, async () => {
+    deps.gate?.reserve();
+    try {
+      const stored = await load(deps, l);
+      if (stored) deps.gate?.succeeded();
+      return stored;
+    } catch (err) {
+      deps.gate?.succeeded(); // an outage or a refusal is not a failed authentication
+      throw err;
+    }
+  }).value;
+}
 
+async function load(deps: AuthDeps, l: Lookup): Promise<Stored | null> {
+  const local = cacheKey(l);
   const redisKey = deps.keys.auth(local);
   let stored: Stored | null | undefined;
   const redis = deps.redis;
   if (redis) {
     try {
-      const read = () => redis.get<Stored | Tombstone>(redisKey);
+      const read = () => {
+        const hit = redis.get<Stored | Tombstone>(redisKey);
+        deps.gate?.readCount(redis); // same tick: the same pipeline as the auth-cache read
+        return hit;
+      };
       const hit = await (deps.telemetry ? deps.telemetry.redis(read) : read());
       if (hit) stored = "revoked" in hit ? null : hit;
     } catch {
@@ -81,6 +105,7 @@ async function lookup(deps: AuthDeps, l: Lookup): Promise<Stored | null> {
     }
   }
   if (stored === undefined) {
+    await deps.gate?.beforeDatabase();
     stored = await fromDatabase(deps.db, l.by === "hash" ? eq(apiKeys.secretHash, l.value) : eq(apiKeys.id, l.value));
     // NX: never overwrite a revocation tombstone written while we were reading Postgres.
     if (stored && redis) redis.set(redisKey, stored, { ex: redisTtlSeconds, nx: true }).catch(() => {});

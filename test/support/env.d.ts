@@ -4,5 +4,9 @@ declare namespace Cloudflare {
     TEST_UPSTASH_CONTROL_URL: string;
     TEST_WEBHOOK_RECEIVER_URL: string;
     TEST_REPLICA_URL: string;
+    // Set by the realistic-latency mode (vitest.config.ts): the deadlines the Worker runs with, and the injected latency.
+    RATE_LIMIT_TIMEOUT_MS?: string;
+    REDIS_TIMEOUT_MS?: string;
+    TEST_UPSTASH_LATENCY_MS?: string;
   }
 }

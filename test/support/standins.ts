@@ -36,3 +36,8 @@ export async function withFault<T>(name: "neon" | "upstash", mode: FaultMode, fn
     await s.fault("none");
   }
 }
+
+/** The rate limiter's deadline the Worker runs with in this test run (250 ms, or more in the realistic-latency mode). */
+export function limiterDeadlineMs(): number {
+  return Number(env.RATE_LIMIT_TIMEOUT_MS ?? 250);
+}
