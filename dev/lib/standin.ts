@@ -4,7 +4,7 @@ import type { Duplex } from "node:stream";
 
 /**
  * Shared plumbing of the local stand-ins (Neon, Upstash): an HTTP server on loopback with per-endpoint request
- * counters, an injectable fixed latency and fault switches, plus a small control server so that code running in
+ * counters, an injectable latency (fixed, or with uniform ± jitter) and fault switches, plus a small control server so that code running in
  * another process (the Worker inside workerd, the benchmark) can read the counters and flip the switches.
  *
  * Fault modes:
@@ -20,6 +20,8 @@ export interface StandInStats {
   counters: Record<string, number>;
   total: number;
   latencyMs: number;
+  /** Each request waits `latencyMs` ± up to `jitterMs` (uniform), never less than 0. */
+  jitterMs: number;
   fault: FaultMode;
 }
 
@@ -32,7 +34,7 @@ export interface StandIn {
   readonly controlUrl: string;
   stats(): StandInStats;
   resetCounters(): void;
-  setLatency(ms: number): void;
+  setLatency(ms: number, jitterMs?: number): void;
   setFault(mode: FaultMode): Promise<void>;
   close(): Promise<void>;
 }
@@ -44,6 +46,7 @@ export interface HttpStandInOptions {
   port?: number;
   controlPort?: number;
   latencyMs?: number;
+  jitterMs?: number;
   /** Maps a request to the counter it increments (e.g. `/pipeline`). */
   endpointOf?: (req: IncomingMessage) => string;
   handle: (req: IncomingMessage, res: ServerResponse) => Promise<void> | void;
@@ -55,7 +58,7 @@ export interface HttpStandInOptions {
 
 /**
  * Control routes (all answer JSON):
- * `GET /stats`, `POST /reset`, `POST /fault?mode=none|refuse|hang|error`, `POST /latency?ms=N`.
+ * `GET /stats`, `POST /reset`, `POST /fault?mode=none|refuse|hang|error`, `POST /latency?ms=N[&jitter=J]`.
  */
 export const controlRoutes = ["/stats", "/reset", "/fault", "/latency"] as const;
 
@@ -90,6 +93,8 @@ export async function startHttpStandIn(opts: HttpStandInOptions): Promise<StandI
   const host = opts.host ?? "127.0.0.1";
   const counters: Record<string, number> = {};
   let latencyMs = opts.latencyMs ?? 0;
+  let jitterMs = opts.jitterMs ?? 0;
+  const delay = () => Math.max(0, latencyMs + (jitterMs > 0 ? (Math.random() * 2 - 1) * jitterMs : 0));
   let fault: FaultMode = "none";
   const sockets = new Set<Socket>();
   /** Sockets whose request was left unanswered by the `hang` fault: only these are dropped when it is lifted. */
@@ -107,7 +112,7 @@ export async function startHttpStandIn(opts: HttpStandInOptions): Promise<StandI
       return;
     }
     if (fault === "error") return json(res, 503, { error: `${opts.name} stand-in: injected fault` });
-    if (latencyMs > 0) await sleep(latencyMs);
+    if (latencyMs > 0 || jitterMs > 0) await sleep(delay());
     try {
       await opts.handle(req, res);
     } catch (err) {
@@ -131,7 +136,7 @@ export async function startHttpStandIn(opts: HttpStandInOptions): Promise<StandI
       socket.once("close", () => hung.delete(socket));
       return;
     }
-    if (latencyMs > 0) await sleep(latencyMs);
+    if (latencyMs > 0 || jitterMs > 0) await sleep(delay());
     opts.upgrade(req, socket, head);
   });
 
@@ -155,13 +160,15 @@ export async function startHttpStandIn(opts: HttpStandInOptions): Promise<StandI
     counters: { ...counters },
     total: Object.values(counters).reduce((a, b) => a + b, 0),
     latencyMs,
+    jitterMs,
     fault,
   });
   const resetCounters = () => {
     for (const k of Object.keys(counters)) delete counters[k];
   };
-  const setLatency = (ms: number) => {
+  const setLatency = (ms: number, jitter = 0) => {
     latencyMs = Math.max(0, ms);
+    jitterMs = Math.max(0, jitter);
   };
 
   const control = createServer(async (req, res) => {
@@ -180,8 +187,10 @@ export async function startHttpStandIn(opts: HttpStandInOptions): Promise<StandI
       }
       if (req.method === "POST" && url.pathname === "/latency") {
         const ms = Number(url.searchParams.get("ms"));
+        const jitter = Number(url.searchParams.get("jitter") ?? 0);
         if (!Number.isFinite(ms) || ms < 0) return json(res, 400, { error: "ms must be a number >= 0" });
-        setLatency(ms);
+        if (!Number.isFinite(jitter) || jitter < 0) return json(res, 400, { error: "jitter must be a number >= 0" });
+        setLatency(ms, jitter);
         return json(res, 200, stats());
       }
       json(res, 404, { error: "unknown control route" });

@@ -20,6 +20,7 @@ export interface UpstashStandInOptions {
   port?: number;
   controlPort?: number;
   latencyMs?: number;
+  jitterMs?: number;
 }
 
 type Send = (res: ServerResponse, status: number, body: unknown) => void;
@@ -61,6 +62,7 @@ export async function startUpstashStandIn(opts: UpstashStandInOptions): Promise<
       port: opts.port,
       controlPort: opts.controlPort,
       latencyMs: opts.latencyMs,
+      jitterMs: opts.jitterMs,
       endpointOf: (req) => {
         const path = pathOf(req);
         return path === "/pipeline" || path === "/multi-exec" ? path : "/";
