@@ -67,7 +67,7 @@ describe("authenticated GET miss", () => {
       expect(elapsed).toBeGreaterThanOrEqual(150);
       expect(elapsed).toBeLessThan(290);
     } finally {
-      await upstash.latency(0);
+      await upstash.baseline();
     }
   });
 });

@@ -8,5 +8,9 @@ declare namespace Cloudflare {
     RATE_LIMIT_TIMEOUT_MS?: string;
     REDIS_TIMEOUT_MS?: string;
     TEST_UPSTASH_LATENCY_MS?: string;
+    TEST_UPSTASH_JITTER_MS?: string;
+    UPSTASH_REDIS_REST_URL?: string;
+    UPSTASH_REDIS_REST_TOKEN?: string;
+    REDIS_PREFIX?: string;
   }
 }
