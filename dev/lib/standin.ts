@@ -22,6 +22,8 @@ export interface StandInStats {
   latencyMs: number;
   /** Each request waits `latencyMs` ± up to `jitterMs` (uniform), never less than 0. */
   jitterMs: number;
+  /** Requests the client gave up on (closed the connection) before they were answered: its deadline expired. */
+  aborted: number;
   fault: FaultMode;
 }
 
@@ -92,6 +94,7 @@ function json(res: ServerResponse, status: number, body: unknown): void {
 export async function startHttpStandIn(opts: HttpStandInOptions): Promise<StandIn> {
   const host = opts.host ?? "127.0.0.1";
   const counters: Record<string, number> = {};
+  let aborted = 0;
   let latencyMs = opts.latencyMs ?? 0;
   let jitterMs = opts.jitterMs ?? 0;
   const delay = () => Math.max(0, latencyMs + (jitterMs > 0 ? (Math.random() * 2 - 1) * jitterMs : 0));
@@ -106,6 +109,9 @@ export async function startHttpStandIn(opts: HttpStandInOptions): Promise<StandI
 
   const server = createServer(async (req, res) => {
     count(endpointOf(req));
+    res.once("close", () => {
+      if (!res.writableFinished && fault === "none") aborted++;
+    });
     if (fault === "hang") {
       hung.add(req.socket); // never answered; the socket is destroyed on close or when the fault is lifted
       req.socket.once("close", () => hung.delete(req.socket));
@@ -161,10 +167,12 @@ export async function startHttpStandIn(opts: HttpStandInOptions): Promise<StandI
     total: Object.values(counters).reduce((a, b) => a + b, 0),
     latencyMs,
     jitterMs,
+    aborted,
     fault,
   });
   const resetCounters = () => {
     for (const k of Object.keys(counters)) delete counters[k];
+    aborted = 0;
   };
   const setLatency = (ms: number, jitter = 0) => {
     latencyMs = Math.max(0, ms);

@@ -4,6 +4,7 @@ import type { TestProject } from "vitest/node";
 import { createDatabase, defaultDatabaseUrl, dropDatabase, dropRole, migrateDatabase } from "../../dev/lib/db";
 import { startNeonStandIn } from "../../dev/neon/index";
 import { startUpstashStandIn } from "../../dev/upstash/index";
+import { upstashLatency } from "./latency";
 import { startWebhookReceiver } from "./webhook-receiver";
 
 declare module "vitest" {
@@ -44,7 +45,14 @@ export default async function setup(project: TestProject) {
   await migrateDatabase(replicaUrl);
   // routeByDatabase: the read-replica tests point DATABASE_URL_READ at a second database behind the same stand-in.
   const neon = await startNeonStandIn({ upstream: databaseUrl, routeByDatabase: true });
-  const upstash = await startUpstashStandIn({ upstream: redisUrl, token });
+  // The realistic-latency mode (test/setup/latency.ts) delays every Upstash request like a distant primary would.
+  const latency = upstashLatency(project.name);
+  const upstash = await startUpstashStandIn({
+    upstream: redisUrl,
+    token,
+    latencyMs: latency?.ms,
+    jitterMs: latency?.jitterMs,
+  });
   const receiver = await startWebhookReceiver();
 
   project.provide("databaseUrl", databaseUrl);

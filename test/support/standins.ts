@@ -6,6 +6,7 @@ export interface StandInStats {
   total: number;
   latencyMs: number;
   jitterMs: number;
+  aborted: number;
   fault: FaultMode;
 }
 
