@@ -5,8 +5,9 @@
  * - the limiter answers in time → exactly the limit;
  * - the limiter is slower than its deadline → this isolate's share, limit ÷ RATE_LIMIT_LOCAL_ISOLATES (4 here);
  * - a mix of both → at most limit + that share.
- * Burst sizes stay around 150: inside vitest every request shares the test's I/O context, whose 6 simultaneous
- * connections queue the Upstash calls that the injected latency holds open (in production each request has its own).
+ * Each test may wait up to 10 s for the start of a window, hence the longer timeout. Burst sizes stay around 150:
+ * inside vitest every request shares the test's I/O context, whose 6 simultaneous connections queue the Upstash
+ * calls that the injected latency holds open (in production each request has its own).
  */
 
 import { env } from "cloudflare:workers";
@@ -48,7 +49,7 @@ async function atWindowStart(windowMs: number, needMs: number) {
 const free = limits.api.free.tokens; // 100 / 10 s
 const freePayments = limits.payments.free.tokens; // 10 / 10 s
 
-describe("per credential (free: 100 / 10 s)", () => {
+describe("per credential (free: 100 / 10 s)", { timeout: 90_000 }, () => {
   it("150 concurrent GETs while Upstash is slower than the deadline: only this isolate's share gets through", async () => {
     const t = await createTestTenant({ plan: "free" });
     await call("/v1/users?limit=1", { headers: t.auth }); // warm the auth cache: the burst measures the limiter only
@@ -65,7 +66,7 @@ describe("per credential (free: 100 / 10 s)", () => {
     expect(through(responses)).toBeGreaterThan(0);
     for (const r of responses) expect(r.headers.get("RateLimit-Limit")).toBe("100");
     await expectProblem(responses.find((r) => r.status === 429) as Response, 429, "rate_limited");
-  }, 90_000);
+  });
 
   it("150 concurrent GETs with Upstash latency around the deadline: at most the limit plus the local share", async () => {
     const t = await createTestTenant({ plan: "free" });
@@ -75,7 +76,7 @@ describe("per credential (free: 100 / 10 s)", () => {
     const responses = await burst(150, () => call("/v1/users?limit=1", { headers: t.auth }));
     expect(through(responses)).toBeLessThanOrEqual(free + share(free));
     expect(responses.filter((r) => r.status === 429).length).toBeGreaterThanOrEqual(150 - free - share(free));
-  }, 90_000);
+  });
 
   it("a limiter that answers in time lets exactly the limit through a 150-request burst", async () => {
     const t = await createTestTenant({ plan: "free" });
@@ -86,7 +87,7 @@ describe("per credential (free: 100 / 10 s)", () => {
   });
 });
 
-describe("per tenant (free: 3 × 100 / 10 s over all its credentials)", () => {
+describe("per tenant (free: 3 × 100 / 10 s over all its credentials)", { timeout: 90_000 }, () => {
   const tenantLimit = free * tenantMultiplier;
 
   async function fourKeys(): Promise<TestTenant[]> {
@@ -106,7 +107,7 @@ describe("per tenant (free: 3 × 100 / 10 s over all its credentials)", () => {
     const refused = responses.find((r) => r.status === 429) as Response;
     await expectProblem(refused, 429, "rate_limited");
     expect(refused.headers.get("RateLimit-Limit")).toBe(String(tenantLimit));
-  }, 90_000);
+  });
 
   it("the same burst while Upstash is slower than the deadline: at most the tenant's local share", async () => {
     const keys = await fourKeys();
@@ -117,10 +118,10 @@ describe("per tenant (free: 3 × 100 / 10 s over all its credentials)", () => {
     // Each key's share is 25 (4 × 25 = 100), the tenant's 75: the tenant binds.
     expect(through(responses)).toBeLessThanOrEqual(share(tenantLimit));
     expect(through(responses)).toBeGreaterThan(0);
-  }, 90_000);
+  });
 });
 
-describe("payment creation (free: 10 / 10 s per credential)", () => {
+describe("payment creation (free: 10 / 10 s per credential)", { timeout: 90_000 }, () => {
   const pay = (t: TestTenant, orderId: string, overrides?: Record<string, string>) => {
     const init = json(
       "POST",
@@ -147,7 +148,7 @@ describe("payment creation (free: 10 / 10 s per credential)", () => {
     const responses = await burst(40, () => pay(t, noSuchOrder));
     expect(through(responses)).toBeLessThanOrEqual(share(freePayments)); // 2
     expect(through(responses)).toBeGreaterThan(0);
-  }, 90_000);
+  });
 
   it("fail-closed mode with Upstash down: no payment is created at all (503 with Retry-After)", async () => {
     const t = await createTestTenant({ plan: "free" });
@@ -161,7 +162,7 @@ describe("payment creation (free: 10 / 10 s per credential)", () => {
   });
 });
 
-describe("/oauth/token per client IP (20 a minute)", () => {
+describe("/oauth/token per client IP (20 a minute)", { timeout: 90_000 }, () => {
   const token = (ip: string, overrides?: Record<string, string>) => {
     const init = {
       method: "POST",
@@ -187,10 +188,10 @@ describe("/oauth/token per client IP (20 a minute)", () => {
     const responses = await burst(60, () => token(ip));
     expect(through(responses)).toBeLessThanOrEqual(share(oauth)); // 5
     expect(through(responses)).toBeGreaterThan(0);
-  }, 90_000);
+  });
 });
 
-describe("failed authentication per client IP (20 a minute)", () => {
+describe("failed authentication per client IP (20 a minute)", { timeout: 90_000 }, () => {
   const failures = limits.auth_failures.tokens;
   const randomKey = () => `sk_test_${(crypto.randomUUID() + crypto.randomUUID()).replaceAll("-", "")}`; // 64 hex
   const withKey = (ip: string, key: string) =>
@@ -211,7 +212,7 @@ describe("failed authentication per client IP (20 a minute)", () => {
     await expectProblem(refused, 429, "rate_limited");
     expect(Number(refused.headers.get("Retry-After"))).toBeGreaterThanOrEqual(1);
     expect(refused.headers.get("RateLimit-Limit")).toBe(String(failures));
-  }, 90_000);
+  });
 
   it("failures counted in Redis by other isolates stop this one before the database, in the auth read's pipeline", async () => {
     const ip = randomIp();
