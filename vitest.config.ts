@@ -6,7 +6,6 @@ import { latencyProject, upstashLatency } from "./test/setup/latency";
 /** What `workers-latency` runs inside `npm test` (≈ 60 s); `npm run test:latency` runs the whole set of issue #12. */
 const realisticSubset = [
   "test/latency/**/*.test.ts",
-  "test/cache/round-trips.test.ts",
   "test/middlewares/idempotency.test.ts",
   "test/payments/e2e.test.ts",
 ];
