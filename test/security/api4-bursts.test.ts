@@ -102,8 +102,10 @@ describe("per tenant (free: 3 × 100 / 10 s over all its credentials)", { timeou
     const responses = await burst(396, (i) =>
       callDirect("/v1/users?limit=1", { headers: (keys[i % 4] as TestTenant).auth }, patient),
     );
-    // Before: all 396 allowed (each key stayed under its 100).
-    expect(through(responses)).toBe(tenantLimit - 4);
+    // Before: all 396 allowed (each key stayed under its 100). Exactly 296 unless a slow machine stretched the burst
+    // over a window boundary (the sliding window then weighs the previous window): never more than the ceiling.
+    expect(through(responses)).toBeLessThanOrEqual(tenantLimit);
+    expect(through(responses)).toBeGreaterThanOrEqual(tenantLimit - 4 - 10);
     const refused = responses.find((r) => r.status === 429) as Response;
     await expectProblem(refused, 429, "rate_limited");
     expect(refused.headers.get("RateLimit-Limit")).toBe(String(tenantLimit));
@@ -233,7 +235,7 @@ describe("failed authentication per client IP (20 a minute)", { timeout: 90_000 
     const headers = { ...t.auth, "CF-Connecting-IP": ip };
     await atWindowStart(60_000, 10_000);
     expect((await call("/v1/users?limit=1", { headers })).status).toBe(200); // cached in this isolate for 10 s
-    await burst(40, () => withKey(ip, randomKey()));
+    await burst(2 * share(failures), () => withKey(ip, randomKey())); // small, so the check below runs within 10 s
     expect((await withKey(ip, randomKey())).status).toBe(429);
     expect((await call("/v1/users?limit=1", { headers })).status).toBe(200);
     expect((await withKey(`198.18.0.${Math.floor(Math.random() * 250)}`, randomKey())).status).toBe(401);
