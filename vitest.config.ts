@@ -1,5 +1,80 @@
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
-import { defineConfig } from "vitest/config";
+import { defineConfig, type TestProjectInlineConfiguration } from "vitest/config";
+import { deadlineDefaults } from "./src/config";
+import { latencyProject, upstashLatency } from "./test/setup/latency";
+
+/** What `workers-latency` runs inside `npm test` (≈ 60 s); `npm run test:latency` runs the whole set of issue #12. */
+const realisticSubset = [
+  "test/latency/**/*.test.ts",
+  "test/middlewares/idempotency.test.ts",
+  "test/payments/e2e.test.ts",
+];
+
+/** The Worker inside workerd, wired to the stand-ins started by the global setup. */
+function workersProject(name: string, files: { include: string[]; exclude: string[] }): TestProjectInlineConfiguration {
+  const latency = upstashLatency(name);
+  // test/latency only means something with latency injected: the env switch adds it to the main project too.
+  const exclude = latency ? files.exclude.filter((f) => f !== "test/latency/**") : files.exclude;
+  return {
+    plugins: [
+      cloudflareTest(({ inject }) => ({
+        main: "./src/index.ts",
+        wrangler: { configPath: "./wrangler.toml" },
+        miniflare: {
+          bindings: {
+            APP_ENV: "test",
+            DATABASE_URL: inject("databaseUrl"),
+            NEON_LOCAL_ENDPOINT: inject("neonUrl"),
+            UPSTASH_REDIS_REST_URL: inject("upstashUrl"),
+            UPSTASH_REDIS_REST_TOKEN: inject("upstashToken"),
+            REDIS_PREFIX: inject("redisPrefix"),
+            JWT_SIGNING_KEY: inject("jwtSigningKey"),
+            CORS_ORIGINS: "https://app.example.com",
+            TEST_WEBHOOK_RECEIVER_URL: inject("webhookReceiverUrl"),
+            TEST_REPLICA_URL: inject("replicaUrl"),
+            // The migrating owner (BYPASSRLS, as on Neon): only for tests that show why the Worker must not use it.
+            TEST_OWNER_DATABASE_URL: inject("ownerDatabaseUrl"),
+            // Queue retries at once in tests (production backs off exponentially), short webhook timeout.
+            PAYMENT_RETRY_BASE_SECONDS: "0",
+            WEBHOOK_RETRY_BASE_SECONDS: "0",
+            WEBHOOK_TIMEOUT_MS: "1500",
+            SANDBOX_TRANSIENT_FAILURES: "2",
+            TEST_NEON_CONTROL_URL: inject("neonControlUrl"),
+            TEST_UPSTASH_CONTROL_URL: inject("upstashControlUrl"),
+            TEST_ANALYTICS_URL: inject("analyticsUrl"),
+            TEST_ANALYTICS_TOKEN: inject("analyticsToken"),
+            // Mail goes to the local stand-in (dev/mail); reports to Miniflare's local R2 (wrangler.toml).
+            MAIL_LOCAL_ENDPOINT: inject("mailUrl"),
+            TEST_MAIL_URL: inject("mailUrl"),
+            TEST_MAIL_CONTROL_URL: inject("mailControlUrl"),
+            JOBS_RETRY_BASE_SECONDS: "0",
+            // Realistic latency: the deadlines staging and production run with, and the latency to restore.
+            ...(latency && {
+              REDIS_TIMEOUT_MS: String(deadlineDefaults.production.redisMs),
+              RATE_LIMIT_TIMEOUT_MS: String(deadlineDefaults.production.rateLimitMs),
+              TEST_UPSTASH_LATENCY_MS: String(latency.ms),
+              TEST_UPSTASH_JITTER_MS: String(latency.jitterMs),
+            }),
+          },
+          // A real local queue with no consumer, behind the tests' limit-enforcing producer (test/support/queues.ts).
+          queueProducers: { TEST_SINK_QUEUE: { queueName: "edgepay-test-sink" } },
+        },
+      })),
+    ],
+    test: {
+      name,
+      include: files.include,
+      exclude,
+      globalSetup: ["./test/setup/services.ts", "./test/setup/global.ts"],
+      // One file at a time: the round-trip tests read the stand-ins' global request counters.
+      fileParallelism: false,
+      testTimeout: latency ? 60_000 : 20_000,
+      hookTimeout: latency ? 60_000 : 30_000,
+      // Each project has its own stand-ins; the latency project runs after the others so they do not share the CPU.
+      sequence: { groupOrder: name === latencyProject ? 1 : 0 },
+    },
+  };
+}
 
 export default defineConfig({
   test: {
@@ -12,63 +87,18 @@ export default defineConfig({
           name: "node",
           include: ["test/conformance/**/*.test.ts", "test/node/**/*.test.ts"],
           environment: "node",
-          // Postgres and Redis: the given URLs, the local servers, or embedded/private ones (both projects).
+          // Postgres and Redis: the given URLs, the local servers, or embedded/private ones (every project).
           globalSetup: ["./test/setup/services.ts"],
           testTimeout: 30_000,
           hookTimeout: 60_000,
         },
       },
-      {
-        // The Worker inside workerd, wired to the stand-ins started by the global setup.
-        plugins: [
-          cloudflareTest(({ inject }) => ({
-            main: "./src/index.ts",
-            wrangler: { configPath: "./wrangler.toml" },
-            miniflare: {
-              bindings: {
-                APP_ENV: "test",
-                DATABASE_URL: inject("databaseUrl"),
-                NEON_LOCAL_ENDPOINT: inject("neonUrl"),
-                UPSTASH_REDIS_REST_URL: inject("upstashUrl"),
-                UPSTASH_REDIS_REST_TOKEN: inject("upstashToken"),
-                REDIS_PREFIX: inject("redisPrefix"),
-                JWT_SIGNING_KEY: inject("jwtSigningKey"),
-                CORS_ORIGINS: "https://app.example.com",
-                TEST_WEBHOOK_RECEIVER_URL: inject("webhookReceiverUrl"),
-                TEST_REPLICA_URL: inject("replicaUrl"),
-                // The migrating owner (BYPASSRLS, as on Neon): only for tests that show why the Worker must not use it.
-                TEST_OWNER_DATABASE_URL: inject("ownerDatabaseUrl"),
-                // Queue retries at once in tests (production backs off exponentially), short webhook timeout.
-                PAYMENT_RETRY_BASE_SECONDS: "0",
-                WEBHOOK_RETRY_BASE_SECONDS: "0",
-                WEBHOOK_TIMEOUT_MS: "1500",
-                SANDBOX_TRANSIENT_FAILURES: "2",
-                TEST_NEON_CONTROL_URL: inject("neonControlUrl"),
-                TEST_UPSTASH_CONTROL_URL: inject("upstashControlUrl"),
-                TEST_ANALYTICS_URL: inject("analyticsUrl"),
-                TEST_ANALYTICS_TOKEN: inject("analyticsToken"),
-                // Mail goes to the local stand-in (dev/mail); reports to Miniflare's local R2 (wrangler.toml).
-                MAIL_LOCAL_ENDPOINT: inject("mailUrl"),
-                TEST_MAIL_URL: inject("mailUrl"),
-                TEST_MAIL_CONTROL_URL: inject("mailControlUrl"),
-                JOBS_RETRY_BASE_SECONDS: "0",
-              },
-              // A real local queue with no consumer, behind the tests' limit-enforcing producer (test/support/queues.ts).
-              queueProducers: { TEST_SINK_QUEUE: { queueName: "edgepay-test-sink" } },
-            },
-          })),
-        ],
-        test: {
-          name: "workers",
-          include: ["test/**/*.test.ts"],
-          exclude: ["test/conformance/**", "test/node/**"],
-          globalSetup: ["./test/setup/services.ts", "./test/setup/global.ts"],
-          // One file at a time: the round-trip tests read the stand-ins' global request counters.
-          fileParallelism: false,
-          testTimeout: 20_000,
-          hookTimeout: 30_000,
-        },
-      },
+      workersProject("workers", {
+        include: ["test/**/*.test.ts"],
+        exclude: ["test/conformance/**", "test/node/**", "test/latency/**"],
+      }),
+      // The realistic-latency mode (test/setup/latency.ts) in CI: a subset, run after the other projects.
+      workersProject(latencyProject, { include: realisticSubset, exclude: [] }),
     ],
   },
 });

@@ -32,7 +32,8 @@ const schema = z
     UPSTASH_REDIS_REST_URL: optionalUrl(["http:", "https:"]),
     UPSTASH_REDIS_REST_TOKEN: z.string().min(1).optional(),
     REDIS_PREFIX: z.string().max(64).default("ep:"),
-    REDIS_TIMEOUT_MS: intFromString(250, 10, 10_000),
+    // Redis deadlines: unset = per environment (see deadlineDefaults), set in wrangler.toml per environment.
+    REDIS_TIMEOUT_MS: z.coerce.number().int().min(10).max(10_000).optional(),
     CORS_ORIGINS: z.string().default(""),
     JWT_SIGNING_KEY: z.string().min(32, "must be at least 32 characters").optional(),
     JWT_ISSUER: z.string().default("https://api.edgepay.dev"),
@@ -47,8 +48,13 @@ const schema = z
     SWEEP_OUTBOX_AFTER_SECONDS: intFromString(30, 1, 86_400),
     SWEEP_PROCESSING_AFTER_SECONDS: intFromString(300, 1, 86_400),
     SWEEP_WEBHOOK_AFTER_SECONDS: intFromString(10_800, 1, 604_800),
-    RATE_LIMIT_FAIL_MODE: z.enum(["open", "closed"]).default("open"),
-    RATE_LIMIT_TIMEOUT_MS: intFromString(250, 10, 5_000),
+    // "open" is the old name of "local": there is no unlimited mode any more (docs/security.md).
+    RATE_LIMIT_FAIL_MODE: z
+      .enum(["local", "open", "closed"])
+      .default("local")
+      .transform((v) => (v === "open" ? "local" : v)),
+    RATE_LIMIT_TIMEOUT_MS: z.coerce.number().int().min(10).max(5_000).optional(),
+    RATE_LIMIT_LOCAL_ISOLATES: intFromString(4, 1, 1_000),
     ANALYTICS_LOCAL_ENDPOINT: optionalUrl(["http:"]),
     ...jobsSettings,
   })
@@ -82,6 +88,17 @@ const schema = z
 
 type Parsed = z.output<typeof schema>;
 
+/**
+ * Redis deadlines when the bindings leave them unset. Upstash executes writes (every hot-path pipeline has one) in
+ * its primary region, so a distant colo needs ~1 s; locally 250 ms keeps fault tests quick (docs/security.md).
+ */
+export const deadlineDefaults: Record<Parsed["APP_ENV"], { redisMs: number; rateLimitMs: number }> = {
+  development: { redisMs: 250, rateLimitMs: 250 },
+  test: { redisMs: 250, rateLimitMs: 250 },
+  staging: { redisMs: 1_200, rateLimitMs: 1_200 },
+  production: { redisMs: 1_200, rateLimitMs: 1_200 },
+};
+
 export interface Config {
   env: Parsed["APP_ENV"];
   databaseUrl: string;
@@ -99,8 +116,11 @@ export interface Config {
   sandbox: { latencyMs: number; failureRate: number; transientFailures: number };
   /** Cron sweeper thresholds. */
   sweep: { outboxAfterMs: number; processingAfterMs: number; webhookAfterMs: number };
-  /** What the API does when the rate limiter cannot answer within `timeoutMs`. */
-  rateLimit: { failMode: "open" | "closed"; timeoutMs: number };
+  /**
+   * What the API does when the rate limiter cannot answer within `timeoutMs`: `local` counts against this isolate's
+   * share of the limit (limit ÷ `localIsolates`), `closed` refuses with 503.
+   */
+  rateLimit: { failMode: "local" | "closed"; timeoutMs: number; localIsolates: number };
   /** E-mail, receipts and reports (src/jobs-config.ts). */
   jobs: JobsConfig;
 }
@@ -141,7 +161,7 @@ export function getConfig(env: Bindings): Config {
             url: v.UPSTASH_REDIS_REST_URL,
             token: v.UPSTASH_REDIS_REST_TOKEN,
             prefix: v.REDIS_PREFIX,
-            timeoutMs: v.REDIS_TIMEOUT_MS,
+            timeoutMs: v.REDIS_TIMEOUT_MS ?? deadlineDefaults[v.APP_ENV].redisMs,
           }
         : undefined,
     jwt: {
@@ -165,7 +185,11 @@ export function getConfig(env: Bindings): Config {
       processingAfterMs: v.SWEEP_PROCESSING_AFTER_SECONDS * 1000,
       webhookAfterMs: v.SWEEP_WEBHOOK_AFTER_SECONDS * 1000,
     },
-    rateLimit: { failMode: v.RATE_LIMIT_FAIL_MODE, timeoutMs: v.RATE_LIMIT_TIMEOUT_MS },
+    rateLimit: {
+      failMode: v.RATE_LIMIT_FAIL_MODE,
+      timeoutMs: v.RATE_LIMIT_TIMEOUT_MS ?? deadlineDefaults[v.APP_ENV].rateLimitMs,
+      localIsolates: v.RATE_LIMIT_LOCAL_ISOLATES,
+    },
     jobs: jobsConfig(v),
     corsOrigins: v.CORS_ORIGINS.split(",")
       .map((s) => s.trim())

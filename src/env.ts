@@ -38,9 +38,9 @@ export interface Bindings extends Cloudflare.Env {
   SWEEP_PROCESSING_AFTER_SECONDS?: string;
   /** Sweeper: re-drive webhook deliveries still pending this long after their last attempt (default 10800 s = 3 h). */
   SWEEP_WEBHOOK_AFTER_SECONDS?: string;
-  /** `open` (default) or `closed`: whether requests pass when the rate limiter is down or slow. */
+  /** `local` (default; `open` is its old name) or `closed`: local per-isolate limit or 503 when the limiter is down or slow. */
   RATE_LIMIT_FAIL_MODE?: string;
-  /** Milliseconds the rate limiter may take before its fail mode applies (default 250). */
+  /** Milliseconds the rate limiter may take before its fail mode applies (default 250 locally, 1200 in staging/production). */
   RATE_LIMIT_TIMEOUT_MS?: string;
   /** Jobs (docs/jobs.md): receipts go through EMAIL (Email Service) or, locally, MAIL_LOCAL_ENDPOINT; reports to R2. */
   MAIL_FROM?: string;
@@ -48,4 +48,6 @@ export interface Bindings extends Cloudflare.Env {
   JOBS_RETRY_BASE_SECONDS?: string;
   REPORT_PAGE_ROWS?: string;
   REPORT_PART_BYTES?: string;
+  /** Isolates assumed to share one caller's traffic: the local limit is the plan limit divided by this (default 4). */
+  RATE_LIMIT_LOCAL_ISOLATES?: string;
 }

@@ -4,7 +4,7 @@ import type { Duplex } from "node:stream";
 
 /**
  * Shared plumbing of the local stand-ins (Neon, Upstash): an HTTP server on loopback with per-endpoint request
- * counters, an injectable fixed latency and fault switches, plus a small control server so that code running in
+ * counters, an injectable latency (fixed, or with uniform ± jitter) and fault switches, plus a small control server so that code running in
  * another process (the Worker inside workerd, the benchmark) can read the counters and flip the switches.
  *
  * Fault modes:
@@ -22,6 +22,10 @@ export interface StandInStats {
   /** TCP connections accepted since the last reset (keep-alive clients reuse a few). */
   connections: number;
   latencyMs: number;
+  /** Each request waits `latencyMs` ± up to `jitterMs` (uniform), never less than 0. */
+  jitterMs: number;
+  /** Requests the client gave up on (closed the connection) before they were answered: its deadline expired. */
+  aborted: number;
   fault: FaultMode;
 }
 
@@ -34,7 +38,7 @@ export interface StandIn {
   readonly controlUrl: string;
   stats(): StandInStats;
   resetCounters(): void;
-  setLatency(ms: number): void;
+  setLatency(ms: number, jitterMs?: number): void;
   setFault(mode: FaultMode): Promise<void>;
   close(): Promise<void>;
 }
@@ -46,6 +50,7 @@ export interface HttpStandInOptions {
   port?: number;
   controlPort?: number;
   latencyMs?: number;
+  jitterMs?: number;
   /** Maps a request to the counter it increments (e.g. `/pipeline`). */
   endpointOf?: (req: IncomingMessage) => string;
   handle: (req: IncomingMessage, res: ServerResponse) => Promise<void> | void;
@@ -57,7 +62,7 @@ export interface HttpStandInOptions {
 
 /**
  * Control routes (all answer JSON):
- * `GET /stats`, `POST /reset`, `POST /fault?mode=none|refuse|hang|error`, `POST /latency?ms=N`.
+ * `GET /stats`, `POST /reset`, `POST /fault?mode=none|refuse|hang|error`, `POST /latency?ms=N[&jitter=J]`.
  */
 export const controlRoutes = ["/stats", "/reset", "/fault", "/latency"] as const;
 
@@ -91,7 +96,10 @@ function json(res: ServerResponse, status: number, body: unknown): void {
 export async function startHttpStandIn(opts: HttpStandInOptions): Promise<StandIn> {
   const host = opts.host ?? "127.0.0.1";
   const counters: Record<string, number> = {};
+  let aborted = 0;
   let latencyMs = opts.latencyMs ?? 0;
+  let jitterMs = opts.jitterMs ?? 0;
+  const delay = () => Math.max(0, latencyMs + (jitterMs > 0 ? (Math.random() * 2 - 1) * jitterMs : 0));
   let fault: FaultMode = "none";
   const sockets = new Set<Socket>();
   /** Sockets whose request was left unanswered by the `hang` fault: only these are dropped when it is lifted. */
@@ -103,13 +111,16 @@ export async function startHttpStandIn(opts: HttpStandInOptions): Promise<StandI
 
   const server = createServer(async (req, res) => {
     count(endpointOf(req));
+    res.once("close", () => {
+      if (!res.writableFinished && fault === "none") aborted++;
+    });
     if (fault === "hang") {
       hung.add(req.socket); // never answered; the socket is destroyed on close or when the fault is lifted
       req.socket.once("close", () => hung.delete(req.socket));
       return;
     }
     if (fault === "error") return json(res, 503, { error: `${opts.name} stand-in: injected fault` });
-    if (latencyMs > 0) await sleep(latencyMs);
+    if (latencyMs > 0 || jitterMs > 0) await sleep(delay());
     try {
       await opts.handle(req, res);
     } catch (err) {
@@ -135,7 +146,7 @@ export async function startHttpStandIn(opts: HttpStandInOptions): Promise<StandI
       socket.once("close", () => hung.delete(socket));
       return;
     }
-    if (latencyMs > 0) await sleep(latencyMs);
+    if (latencyMs > 0 || jitterMs > 0) await sleep(delay());
     opts.upgrade(req, socket, head);
   });
 
@@ -160,14 +171,18 @@ export async function startHttpStandIn(opts: HttpStandInOptions): Promise<StandI
     total: Object.values(counters).reduce((a, b) => a + b, 0),
     connections,
     latencyMs,
+    jitterMs,
+    aborted,
     fault,
   });
   const resetCounters = () => {
     connections = 0;
     for (const k of Object.keys(counters)) delete counters[k];
+    aborted = 0;
   };
-  const setLatency = (ms: number) => {
+  const setLatency = (ms: number, jitter = 0) => {
     latencyMs = Math.max(0, ms);
+    jitterMs = Math.max(0, jitter);
   };
 
   const control = createServer(async (req, res) => {
@@ -186,8 +201,10 @@ export async function startHttpStandIn(opts: HttpStandInOptions): Promise<StandI
       }
       if (req.method === "POST" && url.pathname === "/latency") {
         const ms = Number(url.searchParams.get("ms"));
+        const jitter = Number(url.searchParams.get("jitter") ?? 0);
         if (!Number.isFinite(ms) || ms < 0) return json(res, 400, { error: "ms must be a number >= 0" });
-        setLatency(ms);
+        if (!Number.isFinite(jitter) || jitter < 0) return json(res, 400, { error: "jitter must be a number >= 0" });
+        setLatency(ms, jitter);
         return json(res, 200, stats());
       }
       json(res, 404, { error: "unknown control route" });

@@ -21,6 +21,7 @@ export interface UpstashStandInOptions {
   port?: number;
   controlPort?: number;
   latencyMs?: number;
+  jitterMs?: number;
 }
 
 type Send = (res: ServerResponse, status: number, body: unknown) => void;
@@ -63,6 +64,7 @@ export async function startUpstashStandIn(opts: UpstashStandInOptions): Promise<
       port: opts.port,
       controlPort: opts.controlPort,
       latencyMs: opts.latencyMs,
+      jitterMs: opts.jitterMs,
       endpointOf: (req) => {
         const path = pathOf(req);
         if (PubSub.matches(path)) return path.startsWith("/p") ? "/psubscribe" : "/subscribe";

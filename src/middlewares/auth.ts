@@ -1,4 +1,5 @@
 import type { Context, MiddlewareHandler } from "hono";
+import { type AuthGate, authGate } from "../cache/auth-throttle";
 import type { AppEnv } from "../context";
 import { AppError } from "../lib/errors";
 import { log } from "../observability/logger";
@@ -18,17 +19,29 @@ export const unauthorized = (detail: string, presented = false) =>
     headers: { "WWW-Authenticate": `Bearer realm="edgepay"${presented ? ', error="invalid_token"' : ""}` },
   });
 
-export function authDeps(c: Context<AppEnv>): AuthDeps {
+export function authDeps(c: Context<AppEnv>, gate?: AuthGate): AuthDeps {
   const { redis, keys, telemetry } = c.var.services;
-  return { db: c.var.services.serviceDb(), redis, keys, telemetry };
+  return { db: c.var.services.serviceDb(), redis, keys, telemetry, gate };
 }
 
-async function resolve(c: Context<AppEnv>, token: string): Promise<Principal | null> {
-  if (apiKeySecretPattern.test(token)) return principalForApiKey(authDeps(c), token);
+/**
+ * The failed-authentication throttle of the caller's IP. Cloudflare always sets `CF-Connecting-IP` at the edge;
+ * without it (local tools and tests only) requests are not throttled, except in staging/production, where they
+ * share one "unknown" bucket rather than escape the limit.
+ */
+function gateOf(c: Context<AppEnv>): AuthGate | undefined {
+  const { config } = c.var.services;
+  const deployed = config.env === "staging" || config.env === "production";
+  const ip = c.req.header("CF-Connecting-IP") ?? (deployed ? "unknown" : undefined);
+  return ip === undefined ? undefined : authGate(config.redis?.prefix ?? "", ip, config.rateLimit.localIsolates);
+}
+
+async function resolve(c: Context<AppEnv>, token: string, gate: AuthGate | undefined): Promise<Principal | null> {
+  if (apiKeySecretPattern.test(token)) return principalForApiKey(authDeps(c, gate), token);
   if (jwtShape.test(token)) {
     const claims = await verifyAccessToken(c.var.config.jwt, token);
     if (!claims) return null;
-    const principal = await principalForKeyId(authDeps(c), claims.keyId);
+    const principal = await principalForKeyId(authDeps(c, gate), claims.keyId);
     // The key must still exist, unrevoked, in the tenant the token names.
     return principal && principal.tenantId === claims.tenantId ? principal : null;
   }
@@ -58,8 +71,13 @@ export const authenticate = (): MiddlewareHandler<AppEnv> =>
     const ticket = c.req.path === ticketPath ? c.req.query("ticket") : undefined;
     if (!token && ticket === undefined)
       throw unauthorized("Send an API key or access token as `Authorization: Bearer <credential>`.");
-    let principal = token ? await resolve(c, token) : null;
-    if (token && !principal) throw unauthorized("The credential is invalid, expired or revoked.", true);
+    const gate = token ? gateOf(c) : undefined;
+    let principal = token ? await resolve(c, token, gate) : null;
+    if (token && !principal) {
+      const counted = gate?.failed(c.var.services.redis);
+      if (counted) c.executionCtx.waitUntil(counted.catch(() => {}));
+      throw unauthorized("The credential is invalid, expired or revoked.", true);
+    }
     if (ticket !== undefined) principal = await resolveTicket(c, ticket, principal);
     if (!principal) throw unauthorized("The credential is invalid, expired or revoked.", true);
     c.set("principal", principal);

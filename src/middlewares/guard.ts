@@ -1,10 +1,19 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { prefetch } from "../cache/object-cache";
-import { blockedLocally, type LimitResult, type LimitScope, limitRequest } from "../cache/ratelimit";
+import {
+  blockedLocally,
+  type LimitCheck,
+  type LimitResult,
+  type LimitScope,
+  limitLocally,
+  limitRequest,
+  tightest,
+} from "../cache/ratelimit";
 import type { AppEnv } from "../context";
 import { withDeadline } from "../lib/deadline";
 import { AppError } from "../lib/errors";
 import { log } from "../observability/logger";
+import type { Principal } from "../services/auth";
 import { can, type Permission } from "../services/permissions";
 import { unauthorized } from "./auth";
 import { claim, decide, finish, prepareIdempotency } from "./idempotency";
@@ -28,11 +37,13 @@ function rateLimitHeaders(c: Context<AppEnv>, r: LimitResult): void {
   c.header("RateLimit-Reset", String(Math.max(0, Math.ceil((r.reset - Date.now()) / 1000))));
 }
 
-/** The most restrictive of several limit results (the one with the fewest remaining requests). */
-function tightest(results: LimitResult[]): LimitResult {
-  return results.reduce((a, b) =>
-    b.outcome === "blocked" || b.outcome === "fail_closed" || b.remaining < a.remaining ? b : a,
-  );
+/** Each limit of the route counts per credential and per tenant (all its credentials together). */
+function checksOf(scopes: LimitScope[], principal: Principal): LimitCheck[] {
+  const plan = principal.tenantPlan;
+  return scopes.flatMap((scope) => [
+    { scope, subject: "credential" as const, plan, identifier: `key:${principal.keyId}` },
+    { scope, subject: "tenant" as const, plan, identifier: `ten:${principal.tenantId}` },
+  ]);
 }
 
 /**
@@ -52,35 +63,29 @@ export const guard = (opts: GuardOptions): MiddlewareHandler<AppEnv> =>
     const { config, telemetry } = c.var.services;
     const redis = c.var.services.redis;
     const idem = opts.idempotency ? await prepareIdempotency(c, opts.idempotency.required) : undefined;
+    const checks = checksOf(opts.limits, principal);
     if (!redis || !config.redis) {
-      // Development without Redis: no rate limits, caching or Redis-side idempotency (announced by /ready).
-      telemetry.rateLimit = "skipped";
+      // Development without Redis: no caching or Redis-side idempotency (announced by /ready); limits stay, counted
+      // in this isolate (one isolate serves `npm run dev`, so the whole plan limit).
+      const result = tightest(checks.map((check) => limitLocally("", check, 1)));
+      telemetry.rateLimit = result.outcome;
+      rateLimitHeaders(c, result);
+      if (result.outcome === "local_blocked") throw rateLimited(result);
       return next();
     }
     // Cache write-throughs the route queues run after it, in the same tick as the idempotency record (one request).
     c.set("cacheWrites", []);
-    const id = `key:${principal.keyId}`;
-    const local = opts.limits.map((scope) =>
-      blockedLocally(config.redis?.prefix ?? "", scope, principal.tenantPlan, id),
-    );
-    const alreadyBlocked = local.find((r) => r !== undefined);
+    const prefix = config.redis.prefix;
+    const alreadyBlocked = checks.map((check) => blockedLocally(prefix, check)).find((r) => r !== undefined);
     let result: LimitResult;
     let claimed: ReturnType<typeof claim> | undefined;
     if (alreadyBlocked) {
       result = alreadyBlocked;
     } else {
       const waitUntil = (p: Promise<unknown>) => c.executionCtx.waitUntil(p.catch(() => {}));
-      const counting = opts.limits.map((scope) =>
-        limitRequest({
-          redis,
-          redisPrefix: config.redis?.prefix ?? "",
-          scope,
-          plan: principal.tenantPlan,
-          identifier: id,
-          timeoutMs: config.rateLimit.timeoutMs,
-          failMode: config.rateLimit.failMode,
-          waitUntil,
-        }),
+      // Every check is one EVALSHA issued in this tick: all of them ride in the same pipeline.
+      const counting = checks.map((check) =>
+        limitRequest({ redis, redisPrefix: prefix, check, ...config.rateLimit, waitUntil }),
       );
       const key = opts.prefetchKey?.(c);
       if (key) c.set("prefetched", { key, read: prefetch(redis, key) });
@@ -92,7 +97,7 @@ export const guard = (opts: GuardOptions): MiddlewareHandler<AppEnv> =>
     }
     telemetry.rateLimit = result.outcome;
     rateLimitHeaders(c, result);
-    if (result.outcome === "fail_open" || result.outcome === "fail_closed") {
+    if (result.outcome === "local" || result.outcome === "local_blocked" || result.outcome === "fail_closed") {
       log.warn("rate limiter unavailable", { outcome: result.outcome, request_id: c.get("requestId") });
     }
     if (result.outcome === "fail_closed") {
@@ -101,15 +106,11 @@ export const guard = (opts: GuardOptions): MiddlewareHandler<AppEnv> =>
         headers: { "Retry-After": "1" },
       });
     }
-    if (result.outcome === "blocked") {
+    if (result.outcome === "blocked" || result.outcome === "local_blocked") {
       // Refused requests are not stored: give the key back if we took it.
       if (idem && claimed)
         c.executionCtx.waitUntil(claimed.then((prev) => (prev ? undefined : finish(redis, idem, undefined))));
-      const retryAfter = String(Math.max(1, Math.ceil((result.reset - Date.now()) / 1000)));
-      throw new AppError("rate_limited", {
-        detail: "Too many requests for this credential; retry after the indicated time.",
-        headers: { "Retry-After": retryAfter },
-      });
+      throw rateLimited(result);
     }
     if (!idem || !claimed) {
       await next();
@@ -143,6 +144,14 @@ export const guard = (opts: GuardOptions): MiddlewareHandler<AppEnv> =>
     // Same tick: the idempotency record, the cache write-throughs and the read-your-writes flag are one request.
     await Promise.all([finish(redis, idem, c.res), ...flushWrites(c), markWrite(c)]);
   };
+
+function rateLimited(result: LimitResult): AppError {
+  const retryAfter = String(Math.max(1, Math.ceil((result.reset - Date.now()) / 1000)));
+  return new AppError("rate_limited", {
+    detail: "Too many requests for this credential or tenant; retry after the indicated time.",
+    headers: { "Retry-After": retryAfter },
+  });
+}
 
 /** Runs the cache writes the route queued (see routes/cached.ts `cacheWrite`). */
 function flushWrites(c: Context<AppEnv>): Promise<unknown>[] {

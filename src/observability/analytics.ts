@@ -27,7 +27,7 @@ export const blobFields = [
   "outcome",
   /** `request` or `message`: every query filters on it. */
   "kind",
-  /** Rate limiter outcome: `allowed` | `blocked` | `fail_open` | `fail_closed` | `skipped` | `none`. */
+  /** Rate limiter outcome: `allowed` | `blocked` | `local` | `local_blocked` | `fail_closed` | `skipped` | `none`. */
   "rate_limit",
 ] as const;
 

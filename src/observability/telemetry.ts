@@ -3,7 +3,7 @@
  * line, the Analytics Engine data point and `Server-Timing`. Services get it through `Services.telemetry`.
  */
 export type CacheStatus = "hit" | "miss" | "stale" | "bypass";
-export type RateLimitOutcome = "allowed" | "blocked" | "fail_open" | "fail_closed" | "skipped";
+export type RateLimitOutcome = "allowed" | "blocked" | "local" | "local_blocked" | "fail_closed";
 
 export class Telemetry {
   readonly startedAt = performance.now();

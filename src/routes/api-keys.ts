@@ -56,8 +56,11 @@ const create = defineRoute({
   path: "/v1/api_keys",
   tags: ["API keys"],
   summary: "Create an API key",
-  description: "The secret is returned once. A key cannot create keys of a higher role than its own.",
+  description:
+    "The secret is returned once. A key cannot create keys of a higher role than its own. A tenant holds at most " +
+    "50 active keys (409 beyond).",
   permission: "api_keys:manage",
+  problems: [409],
   request: { body: jsonBody(ApiKeyCreate, { name: "CI deploy", role: "developer" }) },
   responses: { 201: jsonResponse(ApiKeyWithSecret, "The new key, with its secret.") },
 });

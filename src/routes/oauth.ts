@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { blockedLocally, limitRequest } from "../cache/ratelimit";
+import { blockedLocally, type LimitCheck, limitLocally, limitRequest } from "../cache/ratelimit";
 import type { App, AppEnv } from "../context";
 import { AppError } from "../lib/errors";
 import { isId } from "../lib/ids";
@@ -49,30 +49,28 @@ function clientCredentials(c: Context<AppEnv>, form: Record<string, string>) {
 /** Per-IP limit of the unauthenticated token endpoint (default 20 a minute); 429 like every other limit. */
 async function limitByIp(c: Context<AppEnv>): Promise<void> {
   const { redis, config, telemetry } = c.var.services;
-  if (!redis || !config.redis) return;
   const ip = c.req.header("CF-Connecting-IP") ?? "unknown";
-  const id = `ip:${ip}`;
+  const check: LimitCheck = { scope: "oauth", subject: "ip", plan: "free", identifier: `ip:${ip}` };
   const result =
-    blockedLocally(config.redis.prefix, "oauth", "free", id) ??
-    (await telemetry.redis(() =>
-      limitRequest({
-        redis,
-        redisPrefix: config.redis?.prefix ?? "",
-        scope: "oauth",
-        plan: "free",
-        identifier: id,
-        timeoutMs: config.rateLimit.timeoutMs,
-        failMode: config.rateLimit.failMode,
-        waitUntil: (p) => c.executionCtx.waitUntil(p.catch(() => {})),
-      }),
-    ));
+    !redis || !config.redis
+      ? limitLocally("", check, 1) // development without Redis: still limited, in this isolate
+      : (blockedLocally(config.redis.prefix, check) ??
+        (await telemetry.redis(() =>
+          limitRequest({
+            redis,
+            redisPrefix: config.redis?.prefix ?? "",
+            check,
+            ...config.rateLimit,
+            waitUntil: (p) => c.executionCtx.waitUntil(p.catch(() => {})),
+          }),
+        )));
   telemetry.rateLimit = result.outcome;
   c.header("RateLimit-Limit", String(result.limit));
   c.header("RateLimit-Remaining", String(Math.max(0, result.remaining)));
   c.header("RateLimit-Reset", String(Math.max(0, Math.ceil((result.reset - Date.now()) / 1000))));
-  if (result.outcome === "blocked" || result.outcome === "fail_closed") {
+  if (result.outcome === "blocked" || result.outcome === "local_blocked" || result.outcome === "fail_closed") {
     const retryAfter = String(Math.max(1, Math.ceil((result.reset - Date.now()) / 1000)));
-    throw new AppError(result.outcome === "blocked" ? "rate_limited" : "service_unavailable", {
+    throw new AppError(result.outcome === "fail_closed" ? "service_unavailable" : "rate_limited", {
       detail: "Too many token requests from this address.",
       headers: { "Retry-After": retryAfter },
     });

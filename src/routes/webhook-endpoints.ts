@@ -61,8 +61,9 @@ const create = defineRoute({
   summary: "Create a webhook endpoint",
   description:
     "The URL must be https and must not point at private, loopback or link-local addresses (http://127.0.0.1 is " +
-    "allowed in development). Returns the signing secret once.",
+    "allowed in development). Returns the signing secret once. A tenant holds at most 16 endpoints (409 beyond).",
   permission: "webhooks:write",
+  problems: [409],
   request: {
     body: jsonBody(Create, {
       url: "https://example.com/webhooks/edgepay",

@@ -6,6 +6,7 @@ import { newId } from "../lib/ids";
 import { type ApiKeyRole, apiKeyRoles, type KeyMode, newApiKeySecret } from "./api-keys-core";
 import { type AuthDeps, forgetApiKey } from "./auth";
 import { keyset, type Page, type PageRequest, toPage } from "./pagination";
+import { capStatements, rethrowCap } from "./tenant-caps";
 
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 
@@ -24,20 +25,24 @@ export async function createApiKey(
   }
   const now = new Date();
   const { secret, prefix, hash } = await newApiKeySecret(input.mode);
-  const [row] = await db.run(
-    db.db
-      .insert(apiKeys)
-      .values({
-        id: newId("key", now.getTime()),
-        tenantId,
-        name: input.name,
-        role: input.role,
-        prefix,
-        secretHash: hash,
-        createdAt: now,
-      })
-      .returning(),
-  );
+  // The tenant's cap on live keys is decided in the same transaction as the insert (services/tenant-caps).
+  const [, , [row]] = await db
+    .batch([
+      ...capStatements(db.db, "api_keys", tenantId),
+      db.db
+        .insert(apiKeys)
+        .values({
+          id: newId("key", now.getTime()),
+          tenantId,
+          name: input.name,
+          role: input.role,
+          prefix,
+          secretHash: hash,
+          createdAt: now,
+        })
+        .returning(),
+    ])
+    .catch((err) => rethrowCap(err, "api_keys"));
   if (!row) throw new Error("insert returned no row");
   return { row, secret };
 }

@@ -1,5 +1,6 @@
 import type { Redis } from "@upstash/redis/cloudflare";
 import { and, eq, isNull, type SQL } from "drizzle-orm";
+import type { AuthGate } from "../cache/auth-throttle";
 import type { Keys } from "../cache/keys";
 import { LruCache } from "../cache/lru";
 import { singleFlight } from "../cache/object-cache";
@@ -44,6 +45,8 @@ export interface AuthDeps {
   redis: Redis | null;
   keys: Keys;
   telemetry?: Telemetry;
+  /** Failed-authentication throttle of the caller's IP, consulted past the in-isolate cache (cache/auth-throttle). */
+  gate?: AuthGate | undefined;
 }
 
 const cacheKey = (l: Lookup) => `${l.by}:${l.value}`;
@@ -82,7 +85,19 @@ async function lookup(deps: AuthDeps, l: Lookup): Promise<Stored | null> {
   const local = cacheKey(l);
   const cached = l1.get(local);
   if (cached !== undefined) return cached;
-  return singleFlight(`auth-lookup:${local}`, () => uncached(deps, l, local)).value;
+  // Concurrent misses of one credential share one load (single-flight): copies of a principal all expire at once,
+  // and a burst of a legitimate client on a cold isolate takes one reservation of the failed-authentication throttle.
+  return singleFlight(`auth-lookup:${local}`, async () => {
+    deps.gate?.reserve();
+    try {
+      const stored = await uncached(deps, l, local);
+      if (stored) deps.gate?.succeeded();
+      return stored;
+    } catch (err) {
+      deps.gate?.succeeded(); // an outage or a refusal is not a failed authentication
+      throw err;
+    }
+  }).value;
 }
 
 async function uncached(deps: AuthDeps, l: Lookup, local: string): Promise<Stored | null> {
@@ -91,7 +106,11 @@ async function uncached(deps: AuthDeps, l: Lookup, local: string): Promise<Store
   const redis = deps.redis;
   if (redis) {
     try {
-      const read = () => redis.get<Stored | Tombstone>(redisKey);
+      const read = () => {
+        const hit = redis.get<Stored | Tombstone>(redisKey);
+        deps.gate?.readCount(redis); // same tick: the same pipeline as the auth-cache read
+        return hit;
+      };
       const hit = await (deps.telemetry ? deps.telemetry.redis(read) : read());
       if (hit) stored = "revoked" in hit ? null : freshFor(hit) > 0 ? hit : undefined;
     } catch {
@@ -99,6 +118,7 @@ async function uncached(deps: AuthDeps, l: Lookup, local: string): Promise<Store
     }
   }
   if (stored === undefined) {
+    await deps.gate?.beforeDatabase();
     stored = await fromDatabase(deps.db, l.by === "hash" ? eq(apiKeys.secretHash, l.value) : eq(apiKeys.id, l.value));
     // NX: never overwrite a revocation tombstone written while we were reading Postgres. PX: the entry dies when
     // this read is 10 s old, whoever reads it in between.

@@ -6,6 +6,7 @@ import { newId } from "../lib/ids";
 import { newWebhookSecret } from "../lib/webhook-signature";
 import { checkWebhookUrl, type UrlPolicy } from "../lib/webhook-url";
 import { keyset, type Page, type PageRequest, toPage } from "./pagination";
+import { capStatements, rethrowCap } from "./tenant-caps";
 
 export type WebhookEndpointRow = typeof webhookEndpoints.$inferSelect;
 
@@ -24,19 +25,23 @@ export async function createWebhookEndpoint(
     });
   }
   const now = new Date();
-  const [row] = await db.run(
-    db.db
-      .insert(webhookEndpoints)
-      .values({
-        id: newId("we", now.getTime()),
-        tenantId,
-        url: check.url.toString(),
-        events: [...new Set(input.events)],
-        secret: newWebhookSecret(),
-        createdAt: now,
-      })
-      .returning(),
-  );
+  // The tenant's cap on endpoints is decided in the same transaction as the insert (services/tenant-caps).
+  const [, , [row]] = await db
+    .batch([
+      ...capStatements(db.db, "webhook_endpoints", tenantId),
+      db.db
+        .insert(webhookEndpoints)
+        .values({
+          id: newId("we", now.getTime()),
+          tenantId,
+          url: check.url.toString(),
+          events: [...new Set(input.events)],
+          secret: newWebhookSecret(),
+          createdAt: now,
+        })
+        .returning(),
+    ])
+    .catch((err) => rethrowCap(err, "webhook_endpoints"));
   if (!row) throw new Error("insert returned no row");
   return row;
 }

@@ -379,6 +379,19 @@ describe("faults and latency", () => {
     expect(performance.now() - t0).toBeGreaterThanOrEqual(50);
   });
 
+  it("latency with jitter: setLatency(60, 40) spreads requests over 20–100 ms, not all at one value", async () => {
+    standIn.setLatency(60, 40);
+    expect(standIn.stats()).toMatchObject({ latencyMs: 60, jitterMs: 40 });
+    const took: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      const t0 = performance.now();
+      await redis.get(k("x"));
+      took.push(performance.now() - t0);
+    }
+    for (const ms of took) expect(ms).toBeGreaterThanOrEqual(19);
+    expect(Math.min(...took)).toBeLessThan(Math.max(...took) - 10); // spread, not one fixed delay
+  });
+
   it("sequential calls reuse kept-alive connections (no connection per request)", async () => {
     standIn.resetCounters();
     for (let i = 0; i < 200; i++) await redis.get(k("lat"));

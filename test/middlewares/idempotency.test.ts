@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { createOrderVia } from "../support/fixtures";
 import { call, callDirect, json, problemOf } from "../support/http";
-import { rawRedis, standIn, withFault } from "../support/standins";
+import { baselineLatency, rawRedis, standIn, withFault } from "../support/standins";
 import { addKey, createTestTenant, type TestTenant } from "../support/tenants";
 
 let t: TestTenant;
@@ -64,7 +64,8 @@ describe("Idempotency-Key", () => {
     await neon.latency(400);
     try {
       const first = createUser(key, body);
-      await new Promise((r) => setTimeout(r, 100));
+      // With injected Upstash jitter the first claim may land up to 2 × jitter later than it was sent.
+      await new Promise((r) => setTimeout(r, 100 + 2 * baselineLatency("upstash").jitterMs));
       const second = await createUser(key, body);
       expect(second.status).toBe(409);
       expect((await problemOf(second)).code).toBe("idempotency_key_in_use");

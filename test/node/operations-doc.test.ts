@@ -64,7 +64,7 @@ const aggregates = new Set(
 const knownValues: Partial<Record<(typeof blobFields)[number], readonly string[]>> = {
   kind: ["request", "message"],
   cache_status: ["hit", "miss", "stale", "bypass", "none"] satisfies (CacheStatus | "none")[],
-  rate_limit: ["allowed", "blocked", "fail_open", "fail_closed", "skipped", "none"] satisfies (
+  rate_limit: ["allowed", "blocked", "local", "local_blocked", "fail_closed", "none"] satisfies (
     | RateLimitOutcome
     | "none"
   )[],

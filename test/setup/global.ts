@@ -14,6 +14,7 @@ import {
 import { startMailStandIn } from "../../dev/mail/index";
 import { startNeonStandIn } from "../../dev/neon/index";
 import { startUpstashStandIn } from "../../dev/upstash/index";
+import { upstashLatency } from "./latency";
 import { startWebhookReceiver } from "./webhook-receiver";
 import { filterWorkerdOutput } from "./workerd-output";
 
@@ -68,7 +69,14 @@ export default async function setup(project: TestProject) {
   // loginAsCaller: like Neon, the stand-in logs in as the connection string's role, so the Worker's DATABASE_URL (the
   // runtime role) decides what the database lets it do.
   const neon = await startNeonStandIn({ upstream: databaseUrl, routeByDatabase: true, loginAsCaller: true });
-  const upstash = await startUpstashStandIn({ upstream: redisUrl, token });
+  // The realistic-latency mode (test/setup/latency.ts) delays every Upstash request like a distant primary would.
+  const latency = upstashLatency(project.name);
+  const upstash = await startUpstashStandIn({
+    upstream: redisUrl,
+    token,
+    latencyMs: latency?.ms,
+    jitterMs: latency?.jitterMs,
+  });
   const receiver = await startWebhookReceiver();
   // The local Analytics Engine: tests that point ANALYTICS_LOCAL_ENDPOINT at it read back what the Worker wrote.
   const analyticsToken = randomBytes(16).toString("hex");

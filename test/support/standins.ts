@@ -6,6 +6,8 @@ export interface StandInStats {
   counters: Record<string, number>;
   total: number;
   latencyMs: number;
+  jitterMs: number;
+  aborted: number;
   fault: FaultMode;
 }
 
@@ -21,7 +23,9 @@ export function standIn(name: "neon" | "upstash") {
     stats: () => call("GET", "/stats"),
     reset: () => call("POST", "/reset"),
     fault: (mode: FaultMode) => call("POST", `/fault?mode=${mode}`),
-    latency: (ms: number) => call("POST", `/latency?ms=${ms}`),
+    latency: (ms: number, jitterMs = 0) => call("POST", `/latency?ms=${ms}&jitter=${jitterMs}`),
+    /** Back to the run's baseline latency (0, or the realistic-latency mode's injected latency and jitter). */
+    baseline: () => call("POST", `/latency?ms=${baselineLatency(name).ms}&jitter=${baselineLatency(name).jitterMs}`),
   };
 }
 
@@ -51,4 +55,15 @@ export function rawRedis() {
     enableAutoPipelining: false,
   });
   return { redis, prefix: bindings.REDIS_PREFIX as string };
+}
+
+/** The rate limiter's deadline the Worker runs with in this test run (250 ms, or more in the realistic-latency mode). */
+export function limiterDeadlineMs(): number {
+  return Number(env.RATE_LIMIT_TIMEOUT_MS ?? 250);
+}
+
+/** The latency a stand-in runs with in this test run when no test changed it (see vitest.config.ts). */
+export function baselineLatency(name: "neon" | "upstash"): { ms: number; jitterMs: number } {
+  if (name === "neon") return { ms: 0, jitterMs: 0 };
+  return { ms: Number(env.TEST_UPSTASH_LATENCY_MS ?? 0), jitterMs: Number(env.TEST_UPSTASH_JITTER_MS ?? 0) };
 }
