@@ -76,10 +76,37 @@ function tuple(p: DataPoint): string {
   return `(${[quote(index), ...blobValues, ...doubleValues].join(", ")})`;
 }
 
+interface ChdbSession {
+  query(sql: string, format?: string): unknown;
+  cleanup(): void;
+}
+
+/**
+ * chdb allows one session (one data directory) per process, and a test run starts a store per vitest project in one
+ * process: they share the session (datasets are tables, so each keeps its own) and the last to close cleans it up.
+ * Kept on globalThis because vitest may load this module once per project.
+ */
+const holder = globalThis as { __edgepayChdb?: { session: ChdbSession; users: number } };
+
+async function acquireSession(): Promise<ChdbSession> {
+  if (!holder.__edgepayChdb) {
+    // chdb loads a ~500 MB native library: only when a local store is actually started.
+    const { Session } = await import("chdb");
+    holder.__edgepayChdb ??= { session: new Session() as ChdbSession, users: 0 };
+  }
+  holder.__edgepayChdb.users++;
+  return holder.__edgepayChdb.session;
+}
+
+function releaseSession(): void {
+  const shared = holder.__edgepayChdb;
+  if (!shared || --shared.users > 0) return;
+  holder.__edgepayChdb = undefined;
+  shared.session.cleanup();
+}
+
 export async function startAnalyticsStandIn(opts: AnalyticsStandInOptions): Promise<AnalyticsStandIn> {
-  // chdb loads a ~500 MB native library: only when a local store is actually started.
-  const { Session } = await import("chdb");
-  const session = new Session();
+  const session = await acquireSession();
   const tables = new Set<string>();
   const counts = new Map<string, number>();
 
@@ -145,7 +172,7 @@ export async function startAnalyticsStandIn(opts: AnalyticsStandInOptions): Prom
       if (/^\/client\/v4\/accounts\/[^/]+\/analytics_engine\/sql$/.test(path)) return sql(req, res);
       send(res, 404, JSON.stringify({ error: `no such endpoint: ${path}` }));
     },
-    onClose: () => session.cleanup(),
+    onClose: releaseSession,
   });
   return { ...standIn, count: (dataset) => counts.get(dataset) ?? 0 };
 }
