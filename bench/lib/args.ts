@@ -16,6 +16,8 @@ export interface CliOptions {
   outDir: string;
   help: boolean;
   studies: StudySettings;
+  /** Scenario whose measured plain pass is CPU-profiled (bench/lib/profile.ts). */
+  profile: string | undefined;
 }
 
 export const usage = `Usage: npm run bench -- [options]
@@ -32,6 +34,9 @@ export const usage = `Usage: npm run bench -- [options]
   --entry direct|miniflare  direct workerd socket (default) or through Miniflare's entry Worker
   --out DIR             where results go (default bench/results)
   --quick               short run (≈ 1.5 min) for a sanity check
+  --profile NAME        CPU-profile the app isolate while scenario NAME is measured (L=0 pass; unminified bundle);
+                        top self times go to <out>/profile-NAME.md. E.g. --profile get-cached --scenarios get-cached
+                        --latency 0 --studies none
 
   Studies (after the scenarios, with the payments + DLQ queue consumers running):
   --studies a,b         subset of ${studyNames.join(",")}, or none (default: all)
@@ -90,6 +95,7 @@ export function parseCli(argv: string[]): CliOptions {
       "stream-per-tenant": { type: "string" },
       "stream-payments": { type: "string" },
       "stream-rate": { type: "string" },
+      profile: { type: "string" },
     },
     strict: true,
   });
@@ -117,12 +123,13 @@ export function parseCli(argv: string[]): CliOptions {
     latencies,
     scenarios: values.scenarios === "none" ? [] : list(values.scenarios),
     seed: { ...defaultSeedCounts, payments: Math.round(num("payments", values.payments, quick ? 10_000 : 30_000, 2)) },
-    minify: !values["no-minify"],
+    minify: !values["no-minify"] && !values.profile,
     entry,
     quick,
     outDir: values.out ?? "bench/results",
     help: values.help ?? false,
     studies: studySettings(values, quick),
+    profile: values.profile,
   };
 }
 

@@ -38,6 +38,8 @@ export interface StackOptions {
   ownSigint?: boolean;
   /** Queue consumers to run in the app Worker from the start (default none; see `restartApp`). */
   queueConsumers?: QueueConsumers;
+  /** Open workerd's V8 inspector on a free port (`--profile`); `Stack.inspectorUrl` gives it. */
+  inspector?: boolean;
 }
 
 export interface WorkerLogs {
@@ -76,6 +78,8 @@ export interface Stack {
   logs: WorkerLogs;
   upstream(): { neon: StandInStats; upstash: StandInStats };
   setLatency(ms: number): void;
+  /** The app workerd's inspector (only with `inspector: true`). */
+  inspectorUrl(): Promise<URL>;
   /**
    * Replaces the app's workerd with a fresh one (same bundle, bindings and stand-ins) running these queue consumers,
    * and returns the new URL. Fresh on purpose: the queues start empty, so messages the request scenarios left behind
@@ -128,8 +132,10 @@ function workerd(
   config: ConfigOptions & { queueConsumers?: QueueConsumers },
   vars: Record<string, string>,
   logs: WorkerLogs,
+  inspector = false,
 ): Miniflare {
   return new Miniflare({
+    ...(inspector ? { inspectorPort: 0 } : {}),
     ...config,
     modules: true,
     modulesRoot: bundle.dir,
@@ -199,7 +205,13 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       JWT_SIGNING_KEY: randomBytes(32).toString("hex"),
     };
     const startApp = async (queueConsumers: QueueConsumers | undefined) => {
-      const mf = workerd(opts.app, { ...opts.appConfig, ...(queueConsumers ? { queueConsumers } : {}) }, appVars, logs);
+      const mf = workerd(
+        opts.app,
+        { ...opts.appConfig, ...(queueConsumers ? { queueConsumers } : {}) },
+        appVars,
+        logs,
+        opts.inspector,
+      );
       if (opts.ownSigint) releaseSigint();
       return { mf, url: await entryUrl(mf, opts.entry ?? "direct") };
     };
@@ -238,6 +250,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         neon.setLatency(ms);
         upstash.setLatency(ms);
       },
+      inspectorUrl: () => app.mf.getInspectorURL(),
       async restartApp(queueConsumers) {
         await app.mf.dispose();
         app = await startApp(queueConsumers);
