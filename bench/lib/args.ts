@@ -49,6 +49,8 @@ export const usage = `Usage: npm run bench -- [options]
   --stream-clients N    live-events study: WebSocket clients on one tenant (default 1000; --quick 200)
   --stream-tenants N    … then N tenants (default 100; --quick 20) × --stream-per-tenant clients (default 10)
   --stream-payments N   payments in the one-tenant run (default 40; --quick 20), POSTed at --stream-rate/s (default 2)
+  --webhook-payments N  webhooks study: payments whose payment.succeeded goes to a fast, a slow (--webhook-slow-ms,
+                        default 250) and a fail-once receiver (default 200; --quick 60)
   Alone: npm run bench -- --scenarios none --studies stream --payments 2
 `;
 
@@ -96,6 +98,8 @@ export function parseCli(argv: string[]): CliOptions {
       "stream-payments": { type: "string" },
       "stream-rate": { type: "string" },
       profile: { type: "string" },
+      "webhook-payments": { type: "string" },
+      "webhook-slow-ms": { type: "string" },
     },
     strict: true,
   });
@@ -163,6 +167,11 @@ function studySettings(values: Record<string, string | boolean | undefined>, qui
       perTenant: count("stream-per-tenant", 10, 10),
       payments: count("stream-payments", 40, 20),
       rate: num("stream-rate", str("stream-rate"), 2, 0.1),
+    },
+    webhooks: {
+      payments: count("webhook-payments", 200, 60),
+      connections: 10,
+      slowMs: num("webhook-slow-ms", str("webhook-slow-ms"), 250),
     },
     fuzz: {
       requests: count("fuzz", 10_000, 2_000),

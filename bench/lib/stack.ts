@@ -85,7 +85,7 @@ export interface Stack {
    * and returns the new URL. Fresh on purpose: the queues start empty, so messages the request scenarios left behind
    * (create-payment's thousands) cannot flood the consumers of the phase that measures them.
    */
-  restartApp(queueConsumers: QueueConsumers | undefined): Promise<string>;
+  restartApp(queueConsumers: QueueConsumers | undefined, vars?: Record<string, string>): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -204,11 +204,11 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       // OAuth on, so the fuzz can also present real access tokens (random per run, never leaves the machine).
       JWT_SIGNING_KEY: randomBytes(32).toString("hex"),
     };
-    const startApp = async (queueConsumers: QueueConsumers | undefined) => {
+    const startApp = async (queueConsumers: QueueConsumers | undefined, vars: Record<string, string> = {}) => {
       const mf = workerd(
         opts.app,
         { ...opts.appConfig, ...(queueConsumers ? { queueConsumers } : {}) },
-        appVars,
+        { ...appVars, ...vars },
         logs,
         opts.inspector,
       );
@@ -251,9 +251,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         upstash.setLatency(ms);
       },
       inspectorUrl: () => app.mf.getInspectorURL(),
-      async restartApp(queueConsumers) {
+      async restartApp(queueConsumers, vars) {
         await app.mf.dispose();
-        app = await startApp(queueConsumers);
+        app = await startApp(queueConsumers, vars);
         stack.appUrl = app.url;
         log(
           `app Worker restarted at ${app.url} (queue consumers: ${Object.keys(queueConsumers ?? {}).join(", ") || "none"})`,
