@@ -21,6 +21,11 @@ async function main(): Promise<number> {
   process.env.WRANGLER_SEND_METRICS ??= "false";
   process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= "false";
   const scenarios = findScenarios(cli.scenarios);
+  const outDir = isAbsolute(cli.outDir) ? cli.outDir : join(repoRoot, cli.outDir);
+  if (cli.profile && !scenarios.some((s) => s.name === cli.profile)) {
+    throw new Error(`--profile ${cli.profile}: not among the scenarios run`);
+  }
+  mkdirSync(outDir, { recursive: true }); // before the session: --profile writes there mid-run
   const t0 = Date.now();
   const log = (m: string) => console.log(`[bench ${((Date.now() - t0) / 1000).toFixed(0).padStart(3)}s] ${m}`);
   const estimate = estimateSeconds({ ...cli, scenarios, studies: cli.studies });
@@ -51,12 +56,11 @@ async function main(): Promise<number> {
     entry: cli.entry,
     quick: cli.quick,
     studies: cli.studies,
+    ...(cli.profile ? { profile: { scenario: cli.profile, file: join(outDir, `profile-${cli.profile}.md`) } } : {}),
     log,
     shouldStop: stop,
   });
 
-  const outDir = isAbsolute(cli.outDir) ? cli.outDir : join(repoRoot, cli.outDir);
-  mkdirSync(outDir, { recursive: true });
   const stamp = report.startedAt.replace(/[:.]/g, "-").replace(/-\d+Z$/, "Z");
   const files = {
     json: join(outDir, `${stamp}.json`),

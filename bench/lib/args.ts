@@ -16,6 +16,8 @@ export interface CliOptions {
   outDir: string;
   help: boolean;
   studies: StudySettings;
+  /** Scenario whose measured plain pass is CPU-profiled (bench/lib/profile.ts). */
+  profile: string | undefined;
 }
 
 export const usage = `Usage: npm run bench -- [options]
@@ -32,6 +34,9 @@ export const usage = `Usage: npm run bench -- [options]
   --entry direct|miniflare  direct workerd socket (default) or through Miniflare's entry Worker
   --out DIR             where results go (default bench/results)
   --quick               short run (≈ 1.5 min) for a sanity check
+  --profile NAME        CPU-profile the app isolate while scenario NAME is measured (L=0 pass; unminified bundle);
+                        top self times go to <out>/profile-NAME.md. E.g. --profile get-cached --scenarios get-cached
+                        --latency 0 --studies none
 
   Studies (after the scenarios, with the payments + DLQ queue consumers running):
   --studies a,b         subset of ${studyNames.join(",")}, or none (default: all)
@@ -44,6 +49,8 @@ export const usage = `Usage: npm run bench -- [options]
   --stream-clients N    live-events study: WebSocket clients on one tenant (default 1000; --quick 200)
   --stream-tenants N    … then N tenants (default 100; --quick 20) × --stream-per-tenant clients (default 10)
   --stream-payments N   payments in the one-tenant run (default 40; --quick 20), POSTed at --stream-rate/s (default 2)
+  --webhook-payments N  webhooks study: payments whose payment.succeeded goes to a fast, a slow (--webhook-slow-ms,
+                        default 250) and a fail-once receiver (default 200; --quick 60)
   Alone: npm run bench -- --scenarios none --studies stream --payments 2
   --money-ops N         operations of the model-based money run, 20 at a time (default 10000; --quick 2000)
   --money-seed S        its program's seed (default $MONEY_SEED, else random; printed either way)
@@ -96,6 +103,9 @@ export function parseCli(argv: string[]): CliOptions {
       "stream-rate": { type: "string" },
       "money-ops": { type: "string" },
       "money-seed": { type: "string" },
+      profile: { type: "string" },
+      "webhook-payments": { type: "string" },
+      "webhook-slow-ms": { type: "string" },
     },
     strict: true,
   });
@@ -123,12 +133,13 @@ export function parseCli(argv: string[]): CliOptions {
     latencies,
     scenarios: values.scenarios === "none" ? [] : list(values.scenarios),
     seed: { ...defaultSeedCounts, payments: Math.round(num("payments", values.payments, quick ? 10_000 : 30_000, 2)) },
-    minify: !values["no-minify"],
+    minify: !values["no-minify"] && !values.profile,
     entry,
     quick,
     outDir: values.out ?? "bench/results",
     help: values.help ?? false,
     studies: studySettings(values, quick),
+    profile: values.profile,
   };
 }
 
@@ -162,6 +173,11 @@ function studySettings(values: Record<string, string | boolean | undefined>, qui
       perTenant: count("stream-per-tenant", 10, 10),
       payments: count("stream-payments", 40, 20),
       rate: num("stream-rate", str("stream-rate"), 2, 0.1),
+    },
+    webhooks: {
+      payments: count("webhook-payments", 200, 60),
+      connections: 10,
+      slowMs: num("webhook-slow-ms", str("webhook-slow-ms"), 250),
     },
     fuzz: {
       requests: count("fuzz", 10_000, 2_000),

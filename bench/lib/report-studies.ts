@@ -88,10 +88,9 @@ function queueSection(q: QueueThroughput): string[] {
       `its log lines: ${q.consumer.dbCalls.toFixed(1)} Neon calls taking ${q.consumer.dbMsPerMessage.toFixed(1)} ms, ` +
       `Redis ${q.consumer.redisMs.toFixed(1)} ms). Subrequests: ${(q.consumer.subrequests ?? 0).toFixed(1)} per message ` +
       `(Neon + Redis calls), ${(q.consumer.subrequestsPerBatch ?? 0).toFixed(0)} per invocation with a full batch of ` +
-      `${q.consumer.batchSize ?? "?"} (Workers Free allows 50, Paid 10 000: docs/deploy.md, "Plan requirement"). It handles a batch's messages one after another (each is acked or ` +
-      "retried on its own) and Miniflare hands it one batch at a time, so throughput ≈ 1000 / (ms per message) = " +
-      `${q.consumer.msPerMessage ? (1000 / q.consumer.msPerMessage).toFixed(0) : "–"}/s at best; the POSTs arrive ` +
-      `${Math.round(q.create.rps)}/s, so create → settled is mostly time spent queued behind the burst.`,
+      `${q.consumer.batchSize ?? "?"} (Workers Free allows 50, Paid 10 000: docs/deploy.md, "Plan requirement"). It works on up to 10 of a batch's messages at once (each acked ` +
+      "or retried on its own; src/queues/concurrency.ts), so a message's time overlaps the others'; the POSTs " +
+      `arrived at ${Math.round(q.create.rps)}/s, and the consumer shares workerd's one thread with them.`,
     "",
   ];
 }

@@ -1,6 +1,7 @@
 import type { BenchReport } from "./report";
 import { streamSummary } from "./stream-study";
 import { isSkipped } from "./studies";
+import { webhookSummary } from "./webhook-study";
 
 /**
  * The studies and acceptance targets for the terminal and the SVG: a few lines each, the full detail being in
@@ -51,6 +52,8 @@ export function studiesText(r: BenchReport): string[] {
     } else out.push(...skip("fuzz", s.fuzz));
     if (s.stream && !isSkipped(s.stream)) out.push(`live events: ${streamSummary(s.stream)}`);
     else out.push(...skip("live events", s.stream));
+    if (s.webhooks && !isSkipped(s.webhooks)) out.push(`webhooks: ${webhookSummary(s.webhooks)}`);
+    else out.push(...skip("webhooks", s.webhooks));
   }
   for (const a of r.acceptance ?? []) {
     out.push(`${a.met === undefined ? "–" : a.met ? "✓" : "✗"} ${a.target}: ${a.measured}`);
@@ -101,6 +104,7 @@ export function correctnessFailures(r: BenchReport): string[] {
       if (x.foreign) out.push(`stream ${x.name}: ${x.foreign} messages of another tenant`);
     }
   }
+  if (s?.webhooks && !isSkipped(s.webhooks)) out.push(...s.webhooks.failures.map((f) => `webhooks: ${f}`));
   if (s?.queue && !isSkipped(s.queue)) {
     const n = fiveXx(s.queue.create.statusCounts);
     if (n) out.push(`queue study: ${n} POST /v1/payments answered 5xx`);

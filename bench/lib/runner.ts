@@ -89,7 +89,8 @@ export async function runScenario(
   const before = ctx.stack.upstream();
   const linesBefore = ctx.stack.logs.lines;
   const cpuBefore = cpuSnapshot();
-  const result = await load(settings.duration);
+  const profiled = ctx.profile?.scenario === scenario.name && ctx.latencyMs === 0 ? ctx.profile : undefined;
+  const result = profiled ? await profiled.run(() => load(settings.duration)) : await load(settings.duration);
   const cpu = cpuUsage(cpuBefore, cpuSnapshot());
   await sleep(settleMs);
   const after = ctx.stack.upstream();
@@ -103,6 +104,7 @@ export async function runScenario(
   if (result.idWraps > 0) {
     notes.push(`cycled through all ${plan.ids?.length} ids ${result.idWraps}× (repeats hit caches / conflict)`);
   }
+  if (profiled) notes.push("CPU-profiled (sampling slows the isolate): throughput not comparable");
   if (cpu && cpu.share.other > 0.15) {
     notes.push(`other processes used ${Math.round(cpu.share.other * 100)} % of the machine meanwhile: noisy`);
   }

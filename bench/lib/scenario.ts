@@ -14,6 +14,11 @@ export interface ScenarioContext {
   log: (message: string) => void;
   /** The session's load generator thread. */
   load: LoadGenerator;
+  /** `--profile`: the scenario to profile and how (session.ts). */
+  profile?: {
+    scenario: string;
+    run<T extends { requests: number; rps: number; seconds: number }>(measure: () => Promise<T>): Promise<T>;
+  };
 }
 
 export interface Prepared {

@@ -1,10 +1,11 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { acceptance } from "./acceptance";
 import { type Bundle, buildWorker, bundleBudgetKiB, repoRoot } from "./build";
 import { LoadGenerator } from "./load";
 import { machineInfo } from "./machine";
+import { moduleLines, profileMarkdown, startProfile, writeProfile } from "./profile";
 import { type BenchReport, ratios } from "./report";
 import { type Outcome, type RunSettings, runScenario, skipped } from "./runner";
 import type { Scenario, ScenarioContext } from "./scenario";
@@ -27,6 +28,8 @@ export interface SessionOptions {
   /** The studies run after the scenarios (queue consumers on); none when absent or empty. */
   studies?: StudySettings;
   log?: (message: string) => void;
+  /** `--profile`: CPU-profile this scenario's measured plain pass, summary written to `file`. */
+  profile?: { scenario: string; file: string };
   /** Checked between scenarios: lets Ctrl-C stop early and still clean up. */
   shouldStop?: () => boolean;
 }
@@ -116,6 +119,7 @@ export async function runSession(opts: SessionOptions): Promise<BenchReport> {
       baselineConfig: baseline && workerOptionsFrom(join(repoRoot, "bench/baseline.wrangler.toml")),
       entry: opts.entry,
       ownSigint: opts.shouldStop !== undefined,
+      inspector: opts.profile !== undefined,
       log,
     });
     const load = new LoadGenerator();
@@ -128,7 +132,12 @@ export async function runSession(opts: SessionOptions): Promise<BenchReport> {
       const seed = await seedBench(stack.databaseUrl, opts.seed);
       log(`seeded in ${(seed.ms / 1000).toFixed(1)} s (tenant ${seed.tenantId})`);
       const state = new Map<string, unknown>();
-      const { passes, notes } = await runPasses(opts, { stack, seed, state, load, log: (m) => log(`  ${m}`) }, log);
+      const profile = opts.profile && profiler(opts.profile, stack, app, log);
+      const { passes, notes } = await runPasses(
+        opts,
+        { stack, seed, state, load, log: (m) => log(`  ${m}`), ...(profile ? { profile } : {}) },
+        log,
+      );
       const studies =
         opts.studies?.studies.length && !opts.shouldStop?.()
           ? await runStudies(stack, load, opts.studies, log, opts.shouldStop)
@@ -176,6 +185,27 @@ export async function runSession(opts: SessionOptions): Promise<BenchReport> {
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** Wraps the profiled scenario's measurement in Profiler.start/stop and writes the summary. */
+function profiler(
+  p: { scenario: string; file: string },
+  stack: Awaited<ReturnType<typeof startStack>>,
+  app: Bundle,
+  log: (m: string) => void,
+): NonNullable<ScenarioContext["profile"]> {
+  return {
+    scenario: p.scenario,
+    async run(measure) {
+      const stop = await startProfile(await stack.inspectorUrl());
+      const result = await measure();
+      const profile = await stop();
+      const md = profileMarkdown(p.scenario, profile, result, moduleLines(readFileSync(app.scriptPath, "utf8")));
+      writeProfile(p.file, md);
+      log(`  CPU profile of ${p.scenario} written to ${p.file}`);
+      return result;
+    },
+  };
 }
 
 function describe(o: Outcome): string {

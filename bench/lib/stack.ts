@@ -38,6 +38,8 @@ export interface StackOptions {
   ownSigint?: boolean;
   /** Queue consumers to run in the app Worker from the start (default none; see `restartApp`). */
   queueConsumers?: QueueConsumers;
+  /** Open workerd's V8 inspector on a free port (`--profile`); `Stack.inspectorUrl` gives it. */
+  inspector?: boolean;
 }
 
 export interface WorkerLogs {
@@ -78,12 +80,14 @@ export interface Stack {
   logs: WorkerLogs;
   upstream(): { neon: StandInStats; upstash: StandInStats };
   setLatency(ms: number): void;
+  /** The app workerd's inspector (only with `inspector: true`). */
+  inspectorUrl(): Promise<URL>;
   /**
    * Replaces the app's workerd with a fresh one (same bundle, bindings and stand-ins) running these queue consumers,
    * and returns the new URL. Fresh on purpose: the queues start empty, so messages the request scenarios left behind
    * (create-payment's thousands) cannot flood the consumers of the phase that measures them.
    */
-  restartApp(queueConsumers: QueueConsumers | undefined): Promise<string>;
+  restartApp(queueConsumers: QueueConsumers | undefined, vars?: Record<string, string>): Promise<string>;
   /** Sends a message to the app's payments queue, as a duplicate delivery would (the money model's redelivery). */
   sendToPaymentsQueue(body: Record<string, unknown>): Promise<void>;
   close(): Promise<void>;
@@ -133,8 +137,10 @@ function workerd(
   config: ConfigOptions & { queueConsumers?: QueueConsumers },
   vars: Record<string, string>,
   logs: WorkerLogs,
+  inspector = false,
 ): Miniflare {
   return new Miniflare({
+    ...(inspector ? { inspectorPort: 0 } : {}),
     ...config,
     modules: true,
     modulesRoot: bundle.dir,
@@ -203,8 +209,14 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       // OAuth on, so the fuzz can also present real access tokens (random per run, never leaves the machine).
       JWT_SIGNING_KEY: randomBytes(32).toString("hex"),
     };
-    const startApp = async (queueConsumers: QueueConsumers | undefined) => {
-      const mf = workerd(opts.app, { ...opts.appConfig, ...(queueConsumers ? { queueConsumers } : {}) }, appVars, logs);
+    const startApp = async (queueConsumers: QueueConsumers | undefined, vars: Record<string, string> = {}) => {
+      const mf = workerd(
+        opts.app,
+        { ...opts.appConfig, ...(queueConsumers ? { queueConsumers } : {}) },
+        { ...appVars, ...vars },
+        logs,
+        opts.inspector,
+      );
       if (opts.ownSigint) releaseSigint();
       return { mf, url: await entryUrl(mf, opts.entry ?? "direct") };
     };
@@ -243,9 +255,10 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         neon.setLatency(ms);
         upstash.setLatency(ms);
       },
-      async restartApp(queueConsumers) {
+      inspectorUrl: () => app.mf.getInspectorURL(),
+      async restartApp(queueConsumers, vars) {
         await app.mf.dispose();
-        app = await startApp(queueConsumers);
+        app = await startApp(queueConsumers, vars);
         stack.appUrl = app.url;
         log(
           `app Worker restarted at ${app.url} (queue consumers: ${Object.keys(queueConsumers ?? {}).join(", ") || "none"})`,

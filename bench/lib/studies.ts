@@ -9,6 +9,7 @@ import { type DuplicateKeys, duplicateKeys, type QueueThroughput, queueThroughpu
 import type { Stack } from "./stack";
 import { type StreamSettings, type StreamStudy, streamStudy, streamSummary } from "./stream-study";
 import { type StudyContext, studyContext } from "./study";
+import { type WebhookStudy, webhookStudy, webhookSummary } from "./webhook-study";
 import { queueConsumersFrom } from "./worker-config";
 
 /**
@@ -16,7 +17,7 @@ import { queueConsumersFrom } from "./worker-config";
  * wrangler.toml), then the studies, each on its own tenant. Runs after the request scenarios so their numbers stay
  * comparable with earlier runs (no consumer competing for the isolate there).
  */
-export const studyNames = ["queue", "duplicates", "cache", "fuzz", "stream", "money"] as const;
+export const studyNames = ["queue", "duplicates", "cache", "fuzz", "stream", "money", "webhooks"] as const;
 export type StudyName = (typeof studyNames)[number];
 
 export interface StudySettings {
@@ -27,6 +28,7 @@ export interface StudySettings {
   fuzz: { requests: number; seed: number; concurrency: number };
   stream: StreamSettings;
   money: { operations: number; concurrency: number; seed: number };
+  webhooks: { payments: number; connections: number; slowMs: number };
 }
 
 export type Skip = { skip: string };
@@ -42,13 +44,21 @@ export interface StudiesReport {
   fuzz?: FuzzResult | Skip;
   stream?: StreamStudy | Skip;
   money?: MoneyRunResult | Skip;
+  webhooks?: WebhookStudy | Skip;
   /** Error-level lines the Worker logged during the studies (the last 200): the server side of any 5xx. */
   workerErrors: string[];
   seconds: number;
 }
 
-/** The consumers the studies run: payments and its dead-letter queue (webhooks stay off: no internet here). */
-export const studyConsumers = () => queueConsumersFrom(join(repoRoot, "wrangler.toml"), ["payments", "payments-dlq"]);
+/**
+ * The consumers the studies run: payments and its dead-letter queue; the webhooks ones only for the webhooks study
+ * (its endpoints are on a local receiver; there is no internet to deliver to otherwise).
+ */
+export const studyConsumers = (webhooks = false) =>
+  queueConsumersFrom(
+    join(repoRoot, "wrangler.toml"),
+    webhooks ? ["payments", "payments-dlq", "webhooks", "webhooks-dlq"] : ["payments", "payments-dlq"],
+  );
 
 export async function runStudies(
   stack: Stack,
@@ -58,8 +68,10 @@ export async function runStudies(
   shouldStop: () => boolean = () => false,
 ): Promise<StudiesReport> {
   const started = Date.now();
-  const consumers = studyConsumers();
-  await stack.restartApp(consumers);
+  const webhooks = settings.studies.includes("webhooks");
+  const consumers = studyConsumers(webhooks);
+  // Retries of the webhooks study's failing receiver after ~1 s instead of the production 30 s base.
+  await stack.restartApp(consumers, webhooks ? { WEBHOOK_RETRY_BASE_SECONDS: "1" } : undefined);
   const errorsBefore = stack.logs.errorCount;
   const ctx: StudyContext = studyContext(stack, load, (m) => log(`  ${m}`));
   const report: StudiesReport = { settings, consumers: Object.keys(consumers), workerErrors: [], seconds: 0 };
@@ -89,6 +101,7 @@ export async function runStudies(
   });
   await run("stream", () => streamStudy(ctx, { ...settings.stream, timeoutMs }));
   await run("money", () => moneyModelStudy(ctx, { ...settings.money, timeoutMs: 180_000 }));
+  await run("webhooks", () => webhookStudy(ctx, { ...settings.webhooks, timeoutMs }));
   const logged = stack.logs.errorCount - errorsBefore;
   report.workerErrors = logged > 0 ? stack.logs.errors.slice(-Math.min(logged, stack.logs.errors.length)) : [];
   report.seconds = (Date.now() - started) / 1000;
@@ -104,6 +117,7 @@ export function estimateStudySeconds(s: StudySettings): number {
     (has("duplicates") ? 5 + s.duplicates.requests / 70 : 0) +
     (has("cache") ? 10 + (s.cache.perPhase * 3) / 1_000 : 0) +
     (has("fuzz") ? 5 + s.fuzz.requests / 600 : 0) +
+    (has("webhooks") ? 10 + s.webhooks.payments / 20 : 0) +
     (has("stream") ? 20 + s.stream.tenants * 0.3 + (s.stream.payments + 2 * s.stream.tenants) / s.stream.rate : 0) +
     (has("money") ? 20 + s.money.operations / 40 : 0)
   );
@@ -112,6 +126,7 @@ export function estimateStudySeconds(s: StudySettings): number {
 function summary(v: unknown): string {
   if (isSkipped(v)) return `skipped: ${v.skip}`;
   if (typeof v === "object" && v !== null && "runs" in v) return streamSummary(v as StreamStudy);
+  if (typeof v === "object" && v !== null && "receivers" in v) return webhookSummary(v as WebhookStudy);
   const r = v as Partial<QueueThroughput & DuplicateKeys & CacheStudy & FuzzResult & MoneyRunResult>;
   if (r.violations !== undefined) {
     const head = `${r.operations} operations (${r.requests} requests) at ${r.concurrency}-way, seed ${r.seed}`;

@@ -20,8 +20,19 @@ export const unauthorized = (detail: string, presented = false) =>
   });
 
 export function authDeps(c: Context<AppEnv>, gate?: AuthGate): AuthDeps {
-  const { redis, keys, telemetry } = c.var.services;
-  return { db: c.var.services.serviceDb(), redis, keys, telemetry, gate };
+  const { services } = c.var;
+  const { redis, keys, telemetry } = services;
+  // The database client is built only when used: a principal cached in the isolate or in Redis needs none, and
+  // building one (drizzle + neon) per request showed in the get-cached CPU profile.
+  return {
+    get db() {
+      return services.serviceDb();
+    },
+    redis,
+    keys,
+    telemetry,
+    gate,
+  };
 }
 
 /**
@@ -81,7 +92,7 @@ export const authenticate = (): MiddlewareHandler<AppEnv> =>
     if (ticket !== undefined) principal = await resolveTicket(c, ticket, principal);
     if (!principal) throw unauthorized("The credential is invalid, expired or revoked.", true);
     c.set("principal", principal);
-    const touched = touchApiKey(c.var.services.serviceDb(), principal.keyId);
+    const touched = touchApiKey(() => c.var.services.serviceDb(), principal.keyId);
     if (touched)
       c.executionCtx.waitUntil(
         touched.catch((err) => log.warn("last_used_at not updated", { error_message: String(err) })),

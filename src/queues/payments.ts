@@ -6,6 +6,7 @@ import { type MessageResult, observeMessage } from "../observability/messages";
 import { Services } from "../services/container";
 import { failUnprocessable, type ProcessOutcome, processPayment } from "../services/payment-processing";
 import { failUnprocessableRefund, processRefund, type RefundOutcome } from "../services/refund-processing";
+import { eachMessage } from "./concurrency";
 import type { QueueHandler } from "./dispatch";
 import { PaymentsMessage } from "./messages";
 import { publish } from "./publish";
@@ -86,10 +87,11 @@ async function handle(env: Bindings, message: Message, queue: string, mode: Mode
   );
 }
 
-export const paymentsConsumer: QueueHandler = async (batch, env) => {
-  for (const message of batch.messages) await handle(env, message, batch.queue, "process");
-};
+// Messages of a batch run concurrently (eachMessage): safe because each one is about another payment/refund or, for
+// a redelivered duplicate, is settled by the conditional updates and the provider's idempotency key (the payment or
+// refund id), so at most one charge happens whatever the interleaving.
+export const paymentsConsumer: QueueHandler = (batch, env) =>
+  eachMessage(batch.messages, (message) => handle(env, message, batch.queue, "process"));
 
-export const paymentsDeadLetterConsumer: QueueHandler = async (batch, env) => {
-  for (const message of batch.messages) await handle(env, message, batch.queue, "dead-letter");
-};
+export const paymentsDeadLetterConsumer: QueueHandler = (batch, env) =>
+  eachMessage(batch.messages, (message) => handle(env, message, batch.queue, "dead-letter"));

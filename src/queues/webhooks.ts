@@ -5,6 +5,7 @@ import { errorFields, log } from "../observability/logger";
 import { type MessageResult, observeMessage } from "../observability/messages";
 import { Services } from "../services/container";
 import { deliverWebhook, failDelivery } from "../services/webhook-delivery";
+import { eachMessage } from "./concurrency";
 import type { QueueHandler } from "./dispatch";
 import { WebhookMessage } from "./messages";
 
@@ -61,10 +62,10 @@ async function handle(env: Bindings, message: Message, queue: string, deadLetter
   );
 }
 
-export const webhooksConsumer: QueueHandler = async (batch, env) => {
-  for (const message of batch.messages) await handle(env, message, batch.queue, false);
-};
+// A batch's deliveries run concurrently (eachMessage), so one slow or hanging receiver (up to WEBHOOK_TIMEOUT_MS)
+// no longer holds every other endpoint's deliveries behind it; delivery is at-least-once and unordered either way.
+export const webhooksConsumer: QueueHandler = (batch, env) =>
+  eachMessage(batch.messages, (message) => handle(env, message, batch.queue, false));
 
-export const webhooksDeadLetterConsumer: QueueHandler = async (batch, env) => {
-  for (const message of batch.messages) await handle(env, message, batch.queue, true);
-};
+export const webhooksDeadLetterConsumer: QueueHandler = (batch, env) =>
+  eachMessage(batch.messages, (message) => handle(env, message, batch.queue, true));

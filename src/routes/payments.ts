@@ -169,9 +169,10 @@ export function registerPayments(app: App): void {
     return c.json(toList("/v1/payments", await listPayments(db, tenantId, pageRequest(q), q), toPayment), 200);
   });
   app.openapi(get, async (c) => {
-    const { db, tenantId } = await readerDb(c);
     const { id } = c.req.valid("param");
     const payment = await cachedObject(c, "pay", id, async () => {
+      // Only a cache miss needs a database client (built per request: hot-path CPU, issue #18).
+      const { db, tenantId } = await readerDb(c);
       const row = await getPayment(db, tenantId, id);
       return row && toPayment(row);
     });

@@ -103,11 +103,17 @@ const touchEveryMs = 60_000;
  * Records that a key was used — off the hot path (the caller hands it to waitUntil) and throttled, so a busy key
  * costs one extra write a minute per isolate, not one per request. Undefined when nothing needs writing.
  */
-export function touchApiKey(db: ScopedDb, keyId: string, now = Date.now()): Promise<unknown> | undefined {
+export function touchApiKey(
+  dbOrLazy: ScopedDb | (() => ScopedDb),
+  keyId: string,
+  now = Date.now(),
+): Promise<unknown> | undefined {
   const last = touched.get(keyId);
   if (last !== undefined && now - last < touchEveryMs) return undefined;
   if (touched.size > 10_000) touched.clear();
   touched.set(keyId, now);
+  // Lazy: most requests are throttled above and need no database client at all (hot-path CPU, issue #18).
+  const db = typeof dbOrLazy === "function" ? dbOrLazy() : dbOrLazy;
   return db.run(
     db.db
       .update(apiKeys)

@@ -1,0 +1,81 @@
+import { createExecutionContext, createMessageBatch, getQueueResult, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { and, eq, inArray } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import { events, payments, sandboxLedger } from "../../src/db/schema";
+import { ScopedDb } from "../../src/db/scoped-db";
+import worker from "../../src/index";
+import { createOrderVia } from "../support/fixtures";
+import { callDirect, json } from "../support/http";
+import { createTestTenant, type TestTenant, testDb } from "../support/tenants";
+
+/** A payment accepted (202, `processing`) whose queue send fails, so only the batch below ever processes it. */
+async function acceptedOnly(t: TestTenant): Promise<string> {
+  const { orderId } = await createOrderVia(t);
+  const dead = { send: () => Promise.reject(new Error("down")), sendBatch: () => Promise.reject(new Error("down")) };
+  const res = await callDirect(
+    "/v1/payments",
+    json(
+      "POST",
+      { order_id: orderId, payment_method: "pm_card_visa" },
+      { ...t.auth, "Idempotency-Key": crypto.randomUUID() },
+    ),
+    { PAYMENTS_QUEUE: dead as unknown as string },
+  );
+  expect(res.status).toBe(202);
+  return ((await res.json()) as { id: string }).id;
+}
+
+const latencyMs = 400;
+
+describe("payments consumer: a batch's messages run concurrently", () => {
+  it("overlaps the provider calls of one batch and still charges each payment exactly once", async () => {
+    const t = await createTestTenant();
+    const ids: string[] = [];
+    for (let i = 0; i < 8; i++) ids.push(await acceptedOnly(t));
+    // Every payment once, and three of them a second time (a redelivery landing in the same batch).
+    const bodies = [...ids, ...ids.slice(0, 3)].map((paymentId) => ({
+      kind: "payment",
+      paymentId,
+      tenantId: t.tenantId,
+    }));
+    const batch = createMessageBatch(
+      "edgepay-payments",
+      bodies.map((body, i) => ({ id: `m${i}`, timestamp: new Date(), attempts: 1, body })),
+    );
+    const ctx = createExecutionContext();
+    await worker.queue(batch, { ...env, SANDBOX_LATENCY_MS: String(latencyMs) }, ctx);
+    await waitOnExecutionContext(ctx);
+    const result = await getQueueResult(batch, ctx);
+    expect(result.explicitAcks.sort()).toEqual(bodies.map((_, i) => `m${i}`).sort());
+    expect(result.retryMessages).toEqual([]);
+
+    const db = ScopedDb.forService(testDb());
+    const ledger = await db.run(db.db.select().from(sandboxLedger).where(inArray(sandboxLedger.idempotencyKey, ids)));
+    expect(ledger).toHaveLength(ids.length);
+    for (const row of ledger) {
+      expect(row.outcome).toBe("succeeded");
+      expect(row.settled).toBe(true);
+    }
+    // Concurrency: each provider call sleeps `latencyMs` before its ledger write, so one at a time would space the
+    // first writes of the 8 payments at least 7 × latencyMs apart; overlapping calls land well inside that.
+    const times = ledger.map((r) => r.createdAt.getTime());
+    expect(Math.max(...times) - Math.min(...times)).toBeLessThan((ids.length - 1) * latencyMs);
+
+    // At most one charge applied per payment: one success event each, the conditional update won once.
+    const rows = await db.run(db.db.select().from(payments).where(inArray(payments.id, ids)));
+    expect(rows.map((p) => [p.status, p.attempts])).toEqual(ids.map(() => ["succeeded", 1]));
+    const succeeded = await db.run(
+      db.db
+        .select({ id: events.id, data: events.data })
+        .from(events)
+        .where(and(eq(events.tenantId, t.tenantId), eq(events.type, "payment.succeeded"))),
+    );
+    const perPayment = new Map<string, number>();
+    for (const e of succeeded) {
+      const id = (e.data as { object: { id: string } }).object.id;
+      perPayment.set(id, (perPayment.get(id) ?? 0) + 1);
+    }
+    expect(ids.map((id) => perPayment.get(id))).toEqual(ids.map(() => 1));
+  });
+});
