@@ -8,18 +8,21 @@ import { failUnprocessable, type ProcessOutcome, processPayment } from "../servi
 import { failUnprocessableRefund, processRefund, type RefundOutcome } from "../services/refund-processing";
 import type { QueueHandler } from "./dispatch";
 import { PaymentsMessage } from "./messages";
-import { publish } from "./publish";
+import { type Publishable, publish } from "./publish";
 
 type Mode = "process" | "dead-letter";
-type Published = { id: string; updated_at: string } | null | undefined;
+
+/**
+ * How many deliveries of a settled message may be spent waiting for Redis to come back when the cache could be
+ * neither written nor invalidated. Below every environment's `max_retries` (5), so such a message is never retried
+ * into the dead-letter queue; after that it is acked and the entry ages out (soft TTL 60 s).
+ */
+export const cacheRetryDeliveries = 3;
 
 /** The objects whose new (or, for a no-op, current) state the cache must hold after this message. */
-function objectsOf(outcome: ProcessOutcome | RefundOutcome): Published[] {
-  if (outcome.kind === "done") {
-    return "refund" in outcome ? [outcome.refund, outcome.payment, outcome.order] : [outcome.payment, outcome.order];
-  }
-  if (outcome.kind === "noop" && "payment" in outcome) return [outcome.payment];
-  return [];
+function objectsOf(outcome: ProcessOutcome | RefundOutcome): Publishable[] {
+  if (outcome.kind === "retry") return [];
+  return "refund" in outcome ? [outcome.refund, outcome.payment, outcome.order] : [outcome.payment, outcome.order];
 }
 
 /**
@@ -62,11 +65,13 @@ async function handle(env: Bindings, message: Message, queue: string, mode: Mode
           objectsOf(outcome),
           outcome.kind === "done" ? outcome.outbox : [],
         );
-        if (!published) {
-          // The new state is in Postgres but not in the cache: run again; the next run republishes it.
+        if (published.stale > 0 && mode === "process" && message.attempts < cacheRetryDeliveries) {
+          // Redis unreachable: the old state may still be cached. Run again later (the work is done, so the next
+          // run only republishes); a write that merely failed was invalidated instead and needs no retry.
           message.retry({ delaySeconds: backoffSeconds(config.queues.paymentRetryBaseSeconds, message.attempts) });
           return { outcome: "retry", tenant: m.tenantId, fields: { ...ids, reason: "cache not updated" } };
         }
+        if (published.stale > 0) log.warn("cache may hold an old state until its soft expiry", { queue, ...ids });
         message.ack();
         const result =
           outcome.kind === "done"
@@ -74,7 +79,15 @@ async function handle(env: Bindings, message: Message, queue: string, mode: Mode
               ? outcome.refund.status
               : outcome.payment.status
             : outcome.reason;
-        return { outcome: mode === "dead-letter" ? "dlq" : "ack", tenant: m.tenantId, fields: { ...ids, result } };
+        const cache =
+          published.invalidated || published.stale
+            ? { cache_invalidated: published.invalidated, cache_stale: published.stale }
+            : {};
+        return {
+          outcome: mode === "dead-letter" ? "dlq" : "ack",
+          tenant: m.tenantId,
+          fields: { ...ids, result, ...cache },
+        };
       } catch (err) {
         // Postgres or Redis unreachable mid-message: try this message again later; the work is idempotent.
         message.retry({ delaySeconds: backoffSeconds(config.queues.paymentRetryBaseSeconds, message.attempts) });
