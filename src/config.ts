@@ -46,6 +46,7 @@ const schema = z
     SWEEP_PROCESSING_AFTER_SECONDS: intFromString(300, 1, 86_400),
     RATE_LIMIT_FAIL_MODE: z.enum(["open", "closed"]).default("open"),
     RATE_LIMIT_TIMEOUT_MS: intFromString(250, 10, 5_000),
+    DATABASE_TIMEOUT_MS: intFromString(5_000, 100, 30_000),
   })
   .superRefine((v, ctx) => {
     if (Boolean(v.UPSTASH_REDIS_REST_URL) !== Boolean(v.UPSTASH_REDIS_REST_TOKEN)) {
@@ -72,6 +73,8 @@ export interface Config {
   env: Parsed["APP_ENV"];
   databaseUrl: string;
   databaseUrlRead: string | undefined;
+  /** Deadline of one Neon HTTP request (query or batch); past it the request fails as a 503 (docs/reliability.md). */
+  databaseTimeoutMs: number;
   neonLocalEndpoint: string | undefined;
   /** `undefined` when Redis is not configured: caching and rate limiting are then off (development only). */
   redis: { url: string; token: string; prefix: string; timeoutMs: number } | undefined;
@@ -115,6 +118,7 @@ export function getConfig(env: Bindings): Config {
     env: v.APP_ENV,
     databaseUrl: v.DATABASE_URL,
     databaseUrlRead: v.DATABASE_URL_READ,
+    databaseTimeoutMs: v.DATABASE_TIMEOUT_MS,
     neonLocalEndpoint: v.NEON_LOCAL_ENDPOINT,
     redis:
       v.UPSTASH_REDIS_REST_URL && v.UPSTASH_REDIS_REST_TOKEN

@@ -6,6 +6,8 @@
 export interface Bindings extends Cloudflare.Env {
   DATABASE_URL?: string;
   DATABASE_URL_READ?: string;
+  /** Milliseconds one Neon HTTP request may take before it is abandoned (default 5000). */
+  DATABASE_TIMEOUT_MS?: string;
   /** Local Neon stand-in (`http://127.0.0.1:PORT`): routes the driver's HTTP and WebSocket traffic there. */
   NEON_LOCAL_ENDPOINT?: string;
   UPSTASH_REDIS_REST_URL?: string;
