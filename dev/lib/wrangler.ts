@@ -37,6 +37,8 @@ export function spawnWranglerDev(opts: WranglerDevOptions): ChildProcess {
     "--persist-to",
     opts.persistTo,
     "--show-interactive-dev-session=false",
+    // Exposes GET /__scheduled, which dev/lib/dev-cron.ts calls every minute (wrangler dev fires no crons itself).
+    "--test-scheduled",
     ...Object.entries(opts.vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
   ];
   const env: NodeJS.ProcessEnv = {
