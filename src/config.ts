@@ -47,6 +47,8 @@ const schema = z
     RATE_LIMIT_FAIL_MODE: z.enum(["open", "closed"]).default("open"),
     RATE_LIMIT_TIMEOUT_MS: intFromString(250, 10, 5_000),
     DATABASE_TIMEOUT_MS: intFromString(5_000, 100, 30_000),
+    TEST_QUEUE_SEND_FAULT_URL: optionalUrl(["http:"]),
+    TEST_CONSUMER_FAULT_URL: optionalUrl(["http:"]),
   })
   .superRefine((v, ctx) => {
     if (Boolean(v.UPSTASH_REDIS_REST_URL) !== Boolean(v.UPSTASH_REDIS_REST_TOKEN)) {
@@ -61,6 +63,11 @@ const schema = z
     }
     if (!v.JWT_SIGNING_KEY && (v.APP_ENV === "staging" || v.APP_ENV === "production")) {
       ctx.addIssue({ code: "custom", path: ["JWT_SIGNING_KEY"], message: `is required in ${v.APP_ENV}` });
+    }
+    for (const name of ["TEST_QUEUE_SEND_FAULT_URL", "TEST_CONSUMER_FAULT_URL"] as const) {
+      if (v[name] && (v.APP_ENV === "staging" || v.APP_ENV === "production")) {
+        ctx.addIssue({ code: "custom", path: [name], message: `must not be set in ${v.APP_ENV} (chaos tests only)` });
+      }
     }
     if (v.NEON_LOCAL_ENDPOINT && v.APP_ENV === "production") {
       ctx.addIssue({ code: "custom", path: ["NEON_LOCAL_ENDPOINT"], message: "must not be set in production" });
@@ -88,6 +95,8 @@ export interface Config {
   sweep: { outboxAfterMs: number; processingAfterMs: number };
   /** What the API does when the rate limiter cannot answer within `timeoutMs`. */
   rateLimit: { failMode: "open" | "closed"; timeoutMs: number };
+  /** Fault switches of the chaos study (src/queues/test-faults.ts); never set in staging or production. */
+  testFaults: { queueSendUrl: string | undefined; consumerUrl: string | undefined };
 }
 
 /** Thrown when the bindings are missing or malformed; its message names every offending binding. */
@@ -150,6 +159,7 @@ export function getConfig(env: Bindings): Config {
       processingAfterMs: v.SWEEP_PROCESSING_AFTER_SECONDS * 1000,
     },
     rateLimit: { failMode: v.RATE_LIMIT_FAIL_MODE, timeoutMs: v.RATE_LIMIT_TIMEOUT_MS },
+    testFaults: { queueSendUrl: v.TEST_QUEUE_SEND_FAULT_URL, consumerUrl: v.TEST_CONSUMER_FAULT_URL },
     corsOrigins: v.CORS_ORIGINS.split(",")
       .map((s) => s.trim())
       .filter(Boolean),

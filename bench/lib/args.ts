@@ -41,6 +41,9 @@ export const usage = `Usage: npm run bench -- [options]
   --fuzz N              fuzz requests (default 10000; --quick 2000)
   --fuzz-seed S         fuzz seed (default $FUZZ_SEED, else random; printed either way)
   --workload-seed S     seed of the cache workload and the duplicate-key order (default 1)
+  --chaos-seeds a,b,c   seeds of the chaos study, one run each (default: three random ones, printed)
+  --chaos-seconds S     seconds of load and faults per seed (default 180; --quick 60)
+  --chaos-clients N     concurrent clients (default 6)
 `;
 
 function num(name: string, v: string | undefined, fallback: number, min = 0): number {
@@ -81,6 +84,9 @@ export function parseCli(argv: string[]): CliOptions {
       fuzz: { type: "string" },
       "fuzz-seed": { type: "string" },
       "workload-seed": { type: "string" },
+      "chaos-seeds": { type: "string" },
+      "chaos-seconds": { type: "string" },
+      "chaos-clients": { type: "string" },
     },
     strict: true,
   });
@@ -145,6 +151,11 @@ function studySettings(values: Record<string, string | boolean | undefined>, qui
       requests: count("fuzz", 10_000, 2_000),
       seed: seedFrom(str("fuzz-seed") ?? process.env.FUZZ_SEED),
       concurrency: 16,
+    },
+    chaos: {
+      seeds: (list(str("chaos-seeds")) ?? [undefined, undefined, undefined]).map((v) => seedFrom(v)),
+      seconds: num("chaos-seconds", str("chaos-seconds"), quick ? 60 : 180, 10),
+      clients: count("chaos-clients", 6, 6),
     },
   };
 }

@@ -1,3 +1,4 @@
+import { summary as chaosSummary } from "./chaos";
 import type { BenchReport } from "./report";
 import { isSkipped } from "./studies";
 
@@ -41,6 +42,9 @@ export function studiesText(r: BenchReport): string[] {
         ...f.failures.map((x) => `  ${x.violation} ×${x.count}: ${x.curl.slice(0, 400)}`),
       );
     } else out.push(...skip("fuzz", s.fuzz));
+    if (s.chaos && !isSkipped(s.chaos))
+      out.push(...s.chaos.runs.map((c) => `chaos (seed ${c.seed}): ${chaosSummary(c)}`));
+    else out.push(...skip("chaos", s.chaos));
   }
   for (const a of r.acceptance ?? []) {
     out.push(`${a.met === undefined ? "–" : a.met ? "✓" : "✗"} ${a.target}: ${a.measured}`);
@@ -76,6 +80,8 @@ export function correctnessFailures(r: BenchReport): string[] {
     if (s.fuzz.contractViolations) out.push(`fuzz: ${s.fuzz.contractViolations} 4xx breaking the error contract`);
   }
   if (s?.duplicates && !isSkipped(s.duplicates)) out.push(...s.duplicates.failures.map((f) => `duplicate keys: ${f}`));
+  if (s?.chaos && !isSkipped(s.chaos)) out.push(...s.chaos.failures.map((f) => `chaos: ${f}`));
+  if (s?.chaos && isSkipped(s.chaos) && s.chaos.skip !== "interrupted") out.push(`chaos: ${s.chaos.skip}`);
   const fiveXx = (counts: Record<string, number>) =>
     Object.entries(counts).reduce((n, [code, c]) => n + (code.startsWith("5") ? c : 0), 0);
   if (s?.cache && !isSkipped(s.cache)) {

@@ -81,7 +81,9 @@ export interface Stack {
    * and returns the new URL. Fresh on purpose: the queues start empty, so messages the request scenarios left behind
    * (create-payment's thousands) cannot flood the consumers of the phase that measures them.
    */
-  restartApp(queueConsumers: QueueConsumers | undefined): Promise<string>;
+  restartApp(queueConsumers: QueueConsumers | undefined, vars?: Record<string, string>): Promise<string>;
+  /** Runs the Worker's cron handler once (the sweeper), as Cloudflare's every-minute trigger would. */
+  scheduled(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -138,6 +140,8 @@ function workerd(
     host: "127.0.0.1",
     port: 0,
     cf: false,
+    // /cdn-cgi/handler/scheduled runs the cron handler (the sweeper) on demand: `stack.scheduled()`.
+    unsafeTriggerHandlers: true,
     handleRuntimeStdio: captureStdio(logs),
     // A socket straight into the Worker, next to Miniflare's usual entry (which adds a proxy Worker hop).
     unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
@@ -198,8 +202,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       // OAuth on, so the fuzz can also present real access tokens (random per run, never leaves the machine).
       JWT_SIGNING_KEY: randomBytes(32).toString("hex"),
     };
-    const startApp = async (queueConsumers: QueueConsumers | undefined) => {
-      const mf = workerd(opts.app, { ...opts.appConfig, ...(queueConsumers ? { queueConsumers } : {}) }, appVars, logs);
+    const startApp = async (queueConsumers: QueueConsumers | undefined, vars: Record<string, string> = {}) => {
+      const config = { ...opts.appConfig, ...(queueConsumers ? { queueConsumers } : {}) };
+      const mf = workerd(opts.app, config, { ...appVars, ...vars }, logs);
       if (opts.ownSigint) releaseSigint();
       return { mf, url: await entryUrl(mf, opts.entry ?? "direct") };
     };
@@ -238,14 +243,19 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         neon.setLatency(ms);
         upstash.setLatency(ms);
       },
-      async restartApp(queueConsumers) {
+      async restartApp(queueConsumers, vars) {
         await app.mf.dispose();
-        app = await startApp(queueConsumers);
+        app = await startApp(queueConsumers, vars);
         stack.appUrl = app.url;
         log(
           `app Worker restarted at ${app.url} (queue consumers: ${Object.keys(queueConsumers ?? {}).join(", ") || "none"})`,
         );
         return app.url;
+      },
+      async scheduled() {
+        const res = await app.mf.dispatchFetch("http://localhost/cdn-cgi/handler/scheduled?cron=*+*+*+*+*");
+        await res.arrayBuffer();
+        if (!res.ok) throw new Error(`scheduled handler answered ${res.status}`);
       },
       close,
     };

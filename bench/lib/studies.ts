@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { repoRoot } from "./build";
 import { type CacheStudy, cacheStudy } from "./cache-study";
+import { type ChaosSettings, type ChaosStudy, chaosStudy, summary as chaosSummary } from "./chaos";
 import { type FuzzResult, runFuzz } from "./fuzz/run";
 import { fuzzWorld } from "./fuzz/world";
 import type { LoadGenerator } from "./load";
@@ -14,7 +15,7 @@ import { queueConsumersFrom } from "./worker-config";
  * wrangler.toml), then the studies, each on its own tenant. Runs after the request scenarios so their numbers stay
  * comparable with earlier runs (no consumer competing for the isolate there).
  */
-export const studyNames = ["queue", "duplicates", "cache", "fuzz"] as const;
+export const studyNames = ["queue", "duplicates", "cache", "fuzz", "chaos"] as const;
 export type StudyName = (typeof studyNames)[number];
 
 export interface StudySettings {
@@ -23,6 +24,7 @@ export interface StudySettings {
   queue: { payments: number; connections: number };
   duplicates: { requests: number; duplicateShare: number; connections: number; seed: number };
   fuzz: { requests: number; seed: number; concurrency: number };
+  chaos: ChaosSettings;
 }
 
 export type Skip = { skip: string };
@@ -36,6 +38,7 @@ export interface StudiesReport {
   duplicates?: DuplicateKeys | Skip;
   cache?: CacheStudy | Skip;
   fuzz?: FuzzResult | Skip;
+  chaos?: ChaosStudy | Skip;
   /** Error-level lines the Worker logged during the studies (the last 200): the server side of any 5xx. */
   workerErrors: string[];
   seconds: number;
@@ -78,6 +81,11 @@ export async function runStudies(
     ctx.log(`fuzz: seed ${settings.fuzz.seed} (replay: --fuzz-seed ${settings.fuzz.seed})`);
     return runFuzz(stack.appUrl, world, { ...settings.fuzz, log: ctx.log });
   });
+  // Last: it restarts the Worker with every consumer and the fault switches wired in.
+  await run("chaos", () => {
+    ctx.log(`chaos: seeds ${settings.chaos.seeds.join(", ")} (replay one: --studies chaos --chaos-seeds <seed>)`);
+    return chaosStudy(ctx, settings.chaos, shouldStop);
+  });
   const logged = stack.logs.errorCount - errorsBefore;
   report.workerErrors = logged > 0 ? stack.logs.errors.slice(-Math.min(logged, stack.logs.errors.length)) : [];
   report.seconds = (Date.now() - started) / 1000;
@@ -92,7 +100,8 @@ export function estimateStudySeconds(s: StudySettings): number {
     (has("queue") ? 5 + s.queue.payments / 70 : 0) +
     (has("duplicates") ? 5 + s.duplicates.requests / 70 : 0) +
     (has("cache") ? 10 + (s.cache.perPhase * 3) / 1_000 : 0) +
-    (has("fuzz") ? 5 + s.fuzz.requests / 600 : 0)
+    (has("fuzz") ? 5 + s.fuzz.requests / 600 : 0) +
+    (has("chaos") ? s.chaos.seeds.length * (s.chaos.seconds + 60) : 0)
   );
 }
 
@@ -104,6 +113,8 @@ function summary(v: unknown): string {
   }
   if (r.keysWithOne !== undefined) return r.failures?.length ? `FAILED: ${r.failures.join("; ")}` : "passed";
   if (r.phases) return r.phases.map((p) => `${p.name} ${(p.hitRatio * 100).toFixed(1)} %`).join(", ");
+  const chaos = v as Partial<ChaosStudy>;
+  if (chaos.runs) return chaos.runs.map(chaosSummary).join("\n");
   if (r.serverErrors !== undefined) {
     return `${r.requests} requests, ${r.serverErrors} 5xx, ${r.contractViolations} contract violations`;
   }

@@ -9,15 +9,18 @@ import { failUnprocessableRefund, processRefund, type RefundOutcome } from "../s
 import type { QueueHandler } from "./dispatch";
 import { PaymentsMessage } from "./messages";
 import { type Publishable, publish } from "./publish";
+import { crashIfFaulted } from "./test-faults";
 
 type Mode = "process" | "dead-letter";
 
 /**
- * How many deliveries of a settled message may be spent waiting for Redis to come back when the cache could be
- * neither written nor invalidated. Below every environment's `max_retries` (5), so such a message is never retried
- * into the dead-letter queue; after that it is acked and the entry ages out (soft TTL 60 s).
+ * Up to which delivery a settled message keeps being retried while the cache could be neither written nor
+ * invalidated (Redis unreachable): its 5th delivery acks whatever happens, so with every environment's
+ * `max_retries = 5` (6 deliveries) it never reaches the dead-letter queue for the cache's sake. The backoff between
+ * deliveries 1–5 spans 15 × PAYMENT_RETRY_BASE_SECONDS (75 s in production): a Redis outage shorter than that leaves
+ * no stale entry; a longer one leaves entries that age out on their soft TTL (60 s).
  */
-export const cacheRetryDeliveries = 3;
+export const cacheRetryDeliveries = 5;
 
 /** The objects whose new (or, for a no-op, current) state the cache must hold after this message. */
 function objectsOf(outcome: ProcessOutcome | RefundOutcome): Publishable[] {
@@ -98,7 +101,10 @@ async function handle(env: Bindings, message: Message, queue: string, mode: Mode
 }
 
 export const paymentsConsumer: QueueHandler = async (batch, env) => {
-  for (const message of batch.messages) await handle(env, message, batch.queue, "process");
+  for (const message of batch.messages) {
+    await crashIfFaulted(getConfig(env).testFaults.consumerUrl); // chaos tests only (never set in production)
+    await handle(env, message, batch.queue, "process");
+  }
 };
 
 export const paymentsDeadLetterConsumer: QueueHandler = async (batch, env) => {

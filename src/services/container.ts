@@ -8,6 +8,7 @@ import type { Bindings } from "../env";
 import { Telemetry } from "../observability/telemetry";
 import type { PaymentProvider } from "../providers/provider";
 import { SandboxProvider } from "../providers/sandbox";
+import { withSendFaults } from "../queues/test-faults";
 import type { Producers } from "./outbox";
 
 /**
@@ -25,7 +26,7 @@ export class Services {
 
   constructor(
     readonly config: Config,
-    private readonly env: Pick<Bindings, "PAYMENTS_QUEUE" | "WEBHOOKS_QUEUE">,
+    private readonly env: Pick<Bindings, "PAYMENTS_QUEUE" | "WEBHOOKS_QUEUE" | "TEST_QUEUE_SEND_FAULT_URL">,
     telemetry?: Telemetry,
   ) {
     this.keys = redisKeys(config.redis?.prefix ?? "ep:");
@@ -34,10 +35,11 @@ export class Services {
 
   /** Queue producers (the outbox dispatcher sends through these). */
   get producers(): Producers {
-    return {
+    const producers = {
       payments: this.env.PAYMENTS_QUEUE as Producers["payments"],
       webhooks: this.env.WEBHOOKS_QUEUE as Producers["webhooks"],
     };
+    return withSendFaults(producers, this.config.testFaults.queueSendUrl);
   }
 
   /** The payment provider: the sandbox (the only one this deployment knows). */
