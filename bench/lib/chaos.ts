@@ -53,16 +53,18 @@ const chaosVars = {
 const graceMs = 5_000;
 const sweepEveryMs = 5_000;
 
-async function quiet(databaseUrl: string, tenantId: string): Promise<number> {
+/** What is still in flight for the tenant (all zero = drained). */
+async function inFlight(databaseUrl: string, tenantId: string): Promise<Record<string, number>> {
   return withPg(databaseUrl, async (c) => {
-    const { rows } = await c.query<{ n: string }>(
-      `select (select count(*) from payments where tenant_id = $1 and status = 'processing')
-            + (select count(*) from refunds where tenant_id = $1 and status = 'pending')
-            + (select count(*) from outbox where tenant_id = $1 and dispatched_at is null)
-            + (select count(*) from webhook_deliveries where tenant_id = $1 and status = 'pending') as n`,
+    const { rows } = await c.query<Record<string, string>>(
+      `select (select count(*) from payments where tenant_id = $1 and status = 'processing') as payments_processing,
+              (select count(*) from refunds where tenant_id = $1 and status = 'pending') as refunds_pending,
+              (select count(*) from outbox where tenant_id = $1 and dispatched_at is null) as outbox_undispatched,
+              (select count(*) from webhook_deliveries where tenant_id = $1 and status = 'pending')
+                as deliveries_pending`,
       [tenantUuid(tenantId)],
     );
-    return Number(rows[0]?.n ?? 0);
+    return Object.fromEntries(Object.entries(rows[0] ?? {}).map(([k, v]) => [k, Number(v)]));
   });
 }
 
@@ -133,10 +135,12 @@ async function runSeed(
     // Drain: sweeper on, until nothing is in flight twice in a row (or 4 minutes).
     const drainStart = Date.now();
     let calm = 0;
-    while (calm < 2 && Date.now() - drainStart < 240_000) {
+    let left: Record<string, number> = {};
+    while (calm < 2 && Date.now() - drainStart < 240_000 && !shouldStop()) {
       await stack.scheduled().catch((err: Error) => ctx.log(`sweep failed during drain: ${err.message}`));
       await new Promise((r) => setTimeout(r, 3_000));
-      calm = (await quiet(stack.databaseUrl, tenant.tenantId)) === 0 ? calm + 1 : 0;
+      left = await inFlight(stack.databaseUrl, tenant.tenantId);
+      calm = Object.values(left).every((n) => n === 0) ? calm + 1 : 0;
     }
     const drainSeconds = (Date.now() - drainStart) / 1000;
     const verdict = await checkChaos({
@@ -151,7 +155,9 @@ async function runSeed(
       receiver,
       graceMs,
     });
-    if (calm < 2) verdict.failures.unshift(`still in flight after a ${drainSeconds.toFixed(0)} s drain`);
+    if (calm < 2) {
+      verdict.failures.unshift(`still in flight after a ${drainSeconds.toFixed(0)} s drain: ${JSON.stringify(left)}`);
+    }
     if (faults.length < plan.length && !shouldStop()) verdict.failures.push("not every planned fault ran");
     const run: ChaosRun = {
       seed,

@@ -26,7 +26,7 @@ export class Services {
 
   constructor(
     readonly config: Config,
-    private readonly env: Pick<Bindings, "PAYMENTS_QUEUE" | "WEBHOOKS_QUEUE" | "TEST_QUEUE_SEND_FAULT_URL">,
+    private readonly env: Pick<Bindings, "PAYMENTS_QUEUE" | "WEBHOOKS_QUEUE">,
     telemetry?: Telemetry,
   ) {
     this.keys = redisKeys(config.redis?.prefix ?? "ep:");
