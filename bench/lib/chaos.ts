@@ -132,11 +132,12 @@ async function runSeed(
     loadDone = true;
     await sweeping;
 
-    // Drain: sweeper on, until nothing is in flight twice in a row (or 4 minutes).
+    // Drain: sweeper on, until nothing is in flight twice in a row, or 6 minutes (a webhook delivery that failed
+    // through many faults waits up to 2^7 s between its last attempts with a 1 s base).
     const drainStart = Date.now();
     let calm = 0;
     let left: Record<string, number> = {};
-    while (calm < 2 && Date.now() - drainStart < 240_000 && !shouldStop()) {
+    while (calm < 2 && Date.now() - drainStart < 360_000 && !shouldStop()) {
       await stack.scheduled().catch((err: Error) => ctx.log(`sweep failed during drain: ${err.message}`));
       await new Promise((r) => setTimeout(r, 3_000));
       left = await inFlight(stack.databaseUrl, tenant.tenantId);
