@@ -7,6 +7,7 @@
  *   then runs without `UPSTASH_*` and `/ready` reports redis `disabled`). `EDGEPAY_NO_REDIS=1` forces "none".
  * - The Neon and Upstash stand-ins in front of them, migrations, an idempotent demo tenant, then `wrangler dev` on
  *   127.0.0.1:$PORT (default 8787). How `.dev.vars` is treated: see dev/lib/dev-vars.ts.
+ * - The cron sweeper every minute, as in production (`EDGEPAY_DEV_SWEEP_SECONDS`, 0 = off): dev/lib/dev-cron.ts.
  * - Ctrl-C / SIGTERM stops wrangler and everything started here; wrangler exiting stops everything too.
  */
 import type { ChildProcess } from "node:child_process";
@@ -17,6 +18,7 @@ import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startAnalyticsStandIn } from "./analytics/index";
 import { ensureDatabaseExists, migrateDatabase } from "./lib/db";
+import { startDevCron } from "./lib/dev-cron";
 import { readDevVars, writeEnvFile } from "./lib/dev-vars";
 import { startPGlite, startPrivateRedis } from "./lib/local-services";
 import { logger, pipeLines, stopChild, which } from "./lib/proc";
@@ -32,6 +34,7 @@ const ip = "127.0.0.1";
 const port = Number(process.env.PORT || 8787);
 const started = performance.now();
 const log = logger("dev");
+const sweepSeconds = Number(process.env.EDGEPAY_DEV_SWEEP_SECONDS ?? 60);
 
 /** Things to stop on exit, in reverse order of start. */
 const cleanups: { name: string; run: () => Promise<void> }[] = [];
@@ -208,6 +211,9 @@ async function startLocalAnalytics(vars: Record<string, string>): Promise<void> 
 
 async function main(): Promise<void> {
   if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new Error(`PORT must be a port number (got ${port})`);
+  if (!Number.isFinite(sweepSeconds) || sweepSeconds < 0) {
+    throw new Error(`EDGEPAY_DEV_SWEEP_SECONDS must be a number of seconds ≥ 0 (got ${sweepSeconds})`);
+  }
   await assertPortFree(port);
   const db = await startDatabase();
   await migrateDatabase(db.url);
@@ -268,7 +274,11 @@ async function main(): Promise<void> {
   pipeLines(wrangler.stderr, "wrangler");
   wrangler.once("error", (err) => void shutdown(1, `wrangler failed to start: ${err.message}`));
   wrangler.once("exit", (code, signal) => void shutdown(code ?? 1, `wrangler exited (${signal ?? `code ${code}`})`));
-  void announceWhenReady(api, demo.secret);
+  void announceWhenReady(api, demo.secret).then(() => {
+    if (stopping) return;
+    const stop = startDevCron({ api, everyMs: sweepSeconds * 1000, log: logger("cron") });
+    cleanups.push({ name: "cron", run: async () => stop() });
+  });
 }
 
 main().catch((err: Error) => {

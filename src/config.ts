@@ -57,6 +57,9 @@ const schema = z
     RATE_LIMIT_LOCAL_ISOLATES: intFromString(4, 1, 1_000),
     ANALYTICS_LOCAL_ENDPOINT: optionalUrl(["http:"]),
     ...jobsSettings,
+    DATABASE_TIMEOUT_MS: intFromString(5_000, 100, 30_000),
+    TEST_QUEUE_SEND_FAULT_URL: optionalUrl(["http:"]),
+    TEST_CONSUMER_FAULT_URL: optionalUrl(["http:"]),
   })
   .superRefine((v, ctx) => {
     if (Boolean(v.UPSTASH_REDIS_REST_URL) !== Boolean(v.UPSTASH_REDIS_REST_TOKEN)) {
@@ -71,6 +74,11 @@ const schema = z
     }
     if (!v.JWT_SIGNING_KEY && (v.APP_ENV === "staging" || v.APP_ENV === "production")) {
       ctx.addIssue({ code: "custom", path: ["JWT_SIGNING_KEY"], message: `is required in ${v.APP_ENV}` });
+    }
+    for (const name of ["TEST_QUEUE_SEND_FAULT_URL", "TEST_CONSUMER_FAULT_URL"] as const) {
+      if (v[name] && (v.APP_ENV === "staging" || v.APP_ENV === "production")) {
+        ctx.addIssue({ code: "custom", path: [name], message: `must not be set in ${v.APP_ENV} (chaos tests only)` });
+      }
     }
     refuseLocalMailInCloud(v, ctx);
     if (v.ANALYTICS_LOCAL_ENDPOINT && (v.APP_ENV === "staging" || v.APP_ENV === "production")) {
@@ -103,6 +111,8 @@ export interface Config {
   env: Parsed["APP_ENV"];
   databaseUrl: string;
   databaseUrlRead: string | undefined;
+  /** Deadline of one Neon HTTP request (query or batch); past it the request fails as a 503 (docs/reliability.md). */
+  databaseTimeoutMs: number;
   neonLocalEndpoint: string | undefined;
   /** The local Analytics Engine store's write URL (dev and tests); never set in staging or production. */
   analyticsLocalEndpoint: string | undefined;
@@ -123,6 +133,8 @@ export interface Config {
   rateLimit: { failMode: "local" | "closed"; timeoutMs: number; localIsolates: number };
   /** E-mail, receipts and reports (src/jobs-config.ts). */
   jobs: JobsConfig;
+  /** Fault switches of the chaos study (src/queues/test-faults.ts); never set in staging or production. */
+  testFaults: { queueSendUrl: string | undefined; consumerUrl: string | undefined };
 }
 
 /** Thrown when the bindings are missing or malformed; its message names every offending binding. */
@@ -153,6 +165,7 @@ export function getConfig(env: Bindings): Config {
     env: v.APP_ENV,
     databaseUrl: v.DATABASE_URL,
     databaseUrlRead: v.DATABASE_URL_READ,
+    databaseTimeoutMs: v.DATABASE_TIMEOUT_MS,
     neonLocalEndpoint: v.NEON_LOCAL_ENDPOINT,
     analyticsLocalEndpoint: v.ANALYTICS_LOCAL_ENDPOINT,
     redis:
@@ -191,6 +204,7 @@ export function getConfig(env: Bindings): Config {
       localIsolates: v.RATE_LIMIT_LOCAL_ISOLATES,
     },
     jobs: jobsConfig(v),
+    testFaults: { queueSendUrl: v.TEST_QUEUE_SEND_FAULT_URL, consumerUrl: v.TEST_CONSUMER_FAULT_URL },
     corsOrigins: v.CORS_ORIGINS.split(",")
       .map((s) => s.trim())
       .filter(Boolean),

@@ -1,11 +1,15 @@
+import type { TestFaultBindings } from "./queues/test-faults";
+
 /**
  * The Worker's bindings. Vars, queues and datasets are declared in wrangler.toml (their types come from
  * `wrangler types`); secrets and optional settings are added here because `wrangler types` cannot see them.
  * Every value is validated once by `config.ts` before use.
  */
-export interface Bindings extends Cloudflare.Env {
+export interface Bindings extends Cloudflare.Env, TestFaultBindings {
   DATABASE_URL?: string;
   DATABASE_URL_READ?: string;
+  /** Milliseconds one Neon HTTP request may take before it is abandoned (default 5000). */
+  DATABASE_TIMEOUT_MS?: string;
   /** Local Neon stand-in (`http://127.0.0.1:PORT`): routes the driver's HTTP and WebSocket traffic there. */
   NEON_LOCAL_ENDPOINT?: string;
   /** Local Analytics Engine store (`http://127.0.0.1:PORT/write/<dataset>`, dev and tests): where data points go. */

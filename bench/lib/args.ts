@@ -56,6 +56,9 @@ export const usage = `Usage: npm run bench -- [options]
   --money-seed S        its program's seed (default $MONEY_SEED, else random; printed either way)
 
   The money model alone: npm run bench -- --scenarios none --payments 2 --studies money [--money-ops N]
+  --chaos-seeds a,b,c   seeds of the chaos study, one run each (default: three random ones, printed)
+  --chaos-seconds S     seconds of load and faults per seed (default 180; --quick 60)
+  --chaos-clients N     concurrent clients (default 6)
 `;
 
 function num(name: string, v: string | undefined, fallback: number, min = 0): number {
@@ -106,6 +109,9 @@ export function parseCli(argv: string[]): CliOptions {
       profile: { type: "string" },
       "webhook-payments": { type: "string" },
       "webhook-slow-ms": { type: "string" },
+      "chaos-seeds": { type: "string" },
+      "chaos-seconds": { type: "string" },
+      "chaos-clients": { type: "string" },
     },
     strict: true,
   });
@@ -188,6 +194,11 @@ function studySettings(values: Record<string, string | boolean | undefined>, qui
       operations: count("money-ops", 10_000, 2_000),
       concurrency: 20,
       seed: seedFrom(str("money-seed") ?? process.env.MONEY_SEED),
+    },
+    chaos: {
+      seeds: (list(str("chaos-seeds")) ?? [undefined, undefined, undefined]).map((v) => seedFrom(v)),
+      seconds: num("chaos-seconds", str("chaos-seconds"), quick ? 60 : 180, 10),
+      clients: count("chaos-clients", 6, 6),
     },
   };
 }

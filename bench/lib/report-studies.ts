@@ -1,4 +1,5 @@
 import type { CacheStudy } from "./cache-study";
+import type { ChaosStudy } from "./chaos";
 import type { FuzzResult } from "./fuzz/run";
 import type { MoneyRunResult } from "./money-model";
 import type { DuplicateKeys, QueueThroughput } from "./queue-study";
@@ -155,6 +156,41 @@ function moneySection(m: MoneyRunResult): string[] {
   ];
 }
 
+function chaosSection(c: ChaosStudy): string[] {
+  const head = ["seed", "s", "faults", "requests", "5xx in / outside windows", "payments", "refunds", "replays"];
+  head.push("events delivered", "cache entries (stale)", "drain s", "verdict");
+  const rows = c.runs.map((r) => [
+    String(r.seed),
+    String(r.seconds),
+    String(r.faults.length),
+    r.responses.total.toLocaleString("en-US"),
+    `${r.responses.inWindows} / ${r.responses.outsideWindows}`,
+    `${r.payments.accepted} (${statuses(r.payments.statuses)})`,
+    `${r.refunds.accepted} (${statuses(r.refunds.statuses)})`,
+    String(r.replays),
+    `${r.events.delivered} / ${r.events.total}`,
+    `${r.cache.entries} (${r.cache.stale})`,
+    r.drainSeconds.toFixed(0),
+    r.failures.length ? `❌ ${r.failures.join("; ").slice(0, 300)}` : "✅ passed",
+  ]);
+  return [
+    "### Chaos",
+    "",
+    `${c.settings.clients} clients (payments with every test method, replays, refunds, cancels, reads) while a ` +
+      "seeded schedule breaks Neon, Upstash (refuse, hang, error, +latency), queue sends and the payments consumer " +
+      "(2–8 s each); then heal, drain with the sweeper, and check the invariants of docs/reliability.md on " +
+      "Postgres, Redis and the API. Replay a seed with `--studies chaos --chaos-seeds <seed>`.",
+    "",
+    markdownTable({ head, rows }),
+    "",
+    ...c.runs.map(
+      (r) =>
+        `- seed ${r.seed} faults: ${r.faults.map((f) => `${f.target} ${f.kind}${f.latencyMs ? `+${f.latencyMs}ms` : ""} ${f.seconds}s`).join(", ")}`,
+    ),
+    "",
+  ];
+}
+
 export function studiesMarkdown(r: BenchReport): string[] {
   const s: StudiesReport | undefined = r.studies;
   const out: string[] = [];
@@ -177,6 +213,8 @@ export function studiesMarkdown(r: BenchReport): string[] {
     out.push(...(f ? fuzzSection(f, s.workerErrors) : skipped("Load + fuzz", s.fuzz)));
     const m = ok(s.money);
     out.push(...(m ? moneySection(m) : skipped("Money invariants (model-based)", s.money)));
+    const x = ok(s.chaos);
+    out.push(...(x ? chaosSection(x) : skipped("Chaos", s.chaos)));
     // workerd's own errors (not the app's JSON lines): an exception that escaped the app, answered as a bare 500.
     const runtime = s.workerErrors.filter((l) => l.includes("Uncaught exception"));
     if (runtime.length) {

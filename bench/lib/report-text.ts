@@ -1,3 +1,4 @@
+import { summary as chaosSummary } from "./chaos";
 import type { BenchReport } from "./report";
 import { streamSummary } from "./stream-study";
 import { isSkipped } from "./studies";
@@ -54,6 +55,9 @@ export function studiesText(r: BenchReport): string[] {
     else out.push(...skip("live events", s.stream));
     if (s.webhooks && !isSkipped(s.webhooks)) out.push(`webhooks: ${webhookSummary(s.webhooks)}`);
     else out.push(...skip("webhooks", s.webhooks));
+    if (s.chaos && !isSkipped(s.chaos))
+      out.push(...s.chaos.runs.map((c) => `chaos (seed ${c.seed}): ${chaosSummary(c)}`));
+    else out.push(...skip("chaos", s.chaos));
   }
   for (const a of r.acceptance ?? []) {
     out.push(`${a.met === undefined ? "–" : a.met ? "✓" : "✗"} ${a.target}: ${a.measured}`);
@@ -91,6 +95,8 @@ export function correctnessFailures(r: BenchReport): string[] {
   if (s?.duplicates && !isSkipped(s.duplicates)) out.push(...s.duplicates.failures.map((f) => `duplicate keys: ${f}`));
   const money = s?.money;
   if (money && !isSkipped(money)) out.push(...money.violations.map((v) => `money model (seed ${money.seed}): ${v}`));
+  if (s?.chaos && !isSkipped(s.chaos)) out.push(...s.chaos.failures.map((f) => `chaos: ${f}`));
+  if (s?.chaos && isSkipped(s.chaos) && s.chaos.skip !== "interrupted") out.push(`chaos: ${s.chaos.skip}`);
   const fiveXx = (counts: Record<string, number>) =>
     Object.entries(counts).reduce((n, [code, c]) => n + (code.startsWith("5") ? c : 0), 0);
   if (s?.cache && !isSkipped(s.cache)) {

@@ -95,6 +95,7 @@ export const scenarios: Scenario[] = [
 
 export function findScenarios(names: string[] | undefined): Scenario[] {
   if (!names) return scenarios;
+  if (names.length === 1 && names[0] === "none") return []; // studies only (e.g. --studies chaos)
   const unknown = names.filter((n) => !scenarios.some((s) => s.name === n));
   if (unknown.length) {
     throw new Error(`unknown scenario(s) ${unknown.join(", ")}; known: ${scenarios.map((s) => s.name).join(", ")}`);

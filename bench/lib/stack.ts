@@ -90,6 +90,8 @@ export interface Stack {
   restartApp(queueConsumers: QueueConsumers | undefined, vars?: Record<string, string>): Promise<string>;
   /** Sends a message to the app's payments queue, as a duplicate delivery would (the money model's redelivery). */
   sendToPaymentsQueue(body: Record<string, unknown>): Promise<void>;
+  /** Runs the Worker's cron handler once (the sweeper), as Cloudflare's every-minute trigger would. */
+  scheduled(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -149,6 +151,8 @@ function workerd(
     host: "127.0.0.1",
     port: 0,
     cf: false,
+    // /cdn-cgi/handler/scheduled runs the cron handler (the sweeper) on demand: `stack.scheduled()`.
+    unsafeTriggerHandlers: true,
     handleRuntimeStdio: captureStdio(logs),
     // A socket straight into the Worker, next to Miniflare's usual entry (which adds a proxy Worker hop).
     unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
@@ -268,6 +272,11 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       async sendToPaymentsQueue(body) {
         const queue = await app.mf.getQueueProducer("PAYMENTS_QUEUE");
         await queue.send(body, { contentType: "json" });
+      },
+      async scheduled() {
+        const res = await app.mf.dispatchFetch("http://localhost/cdn-cgi/handler/scheduled?cron=*+*+*+*+*");
+        await res.arrayBuffer();
+        if (!res.ok) throw new Error(`scheduled handler answered ${res.status}`);
       },
       close,
     };

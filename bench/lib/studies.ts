@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { repoRoot } from "./build";
 import { type CacheStudy, cacheStudy } from "./cache-study";
+import { type ChaosSettings, type ChaosStudy, chaosStudy, summary as chaosSummary } from "./chaos";
 import { type FuzzResult, runFuzz } from "./fuzz/run";
 import { fuzzWorld } from "./fuzz/world";
 import type { LoadGenerator } from "./load";
@@ -17,7 +18,7 @@ import { queueConsumersFrom } from "./worker-config";
  * wrangler.toml), then the studies, each on its own tenant. Runs after the request scenarios so their numbers stay
  * comparable with earlier runs (no consumer competing for the isolate there).
  */
-export const studyNames = ["queue", "duplicates", "cache", "fuzz", "stream", "money", "webhooks"] as const;
+export const studyNames = ["queue", "duplicates", "cache", "fuzz", "stream", "money", "webhooks", "chaos"] as const;
 export type StudyName = (typeof studyNames)[number];
 
 export interface StudySettings {
@@ -29,6 +30,7 @@ export interface StudySettings {
   stream: StreamSettings;
   money: { operations: number; concurrency: number; seed: number };
   webhooks: { payments: number; connections: number; slowMs: number };
+  chaos: ChaosSettings;
 }
 
 export type Skip = { skip: string };
@@ -45,6 +47,7 @@ export interface StudiesReport {
   stream?: StreamStudy | Skip;
   money?: MoneyRunResult | Skip;
   webhooks?: WebhookStudy | Skip;
+  chaos?: ChaosStudy | Skip;
   /** Error-level lines the Worker logged during the studies (the last 200): the server side of any 5xx. */
   workerErrors: string[];
   seconds: number;
@@ -102,6 +105,11 @@ export async function runStudies(
   await run("stream", () => streamStudy(ctx, { ...settings.stream, timeoutMs }));
   await run("money", () => moneyModelStudy(ctx, { ...settings.money, timeoutMs: 180_000 }));
   await run("webhooks", () => webhookStudy(ctx, { ...settings.webhooks, timeoutMs }));
+  // Last: it restarts the Worker with every consumer and the fault switches wired in.
+  await run("chaos", () => {
+    ctx.log(`chaos: seeds ${settings.chaos.seeds.join(", ")} (replay one: --studies chaos --chaos-seeds <seed>)`);
+    return chaosStudy(ctx, settings.chaos, shouldStop);
+  });
   const logged = stack.logs.errorCount - errorsBefore;
   report.workerErrors = logged > 0 ? stack.logs.errors.slice(-Math.min(logged, stack.logs.errors.length)) : [];
   report.seconds = (Date.now() - started) / 1000;
@@ -119,7 +127,8 @@ export function estimateStudySeconds(s: StudySettings): number {
     (has("fuzz") ? 5 + s.fuzz.requests / 600 : 0) +
     (has("webhooks") ? 10 + s.webhooks.payments / 20 : 0) +
     (has("stream") ? 20 + s.stream.tenants * 0.3 + (s.stream.payments + 2 * s.stream.tenants) / s.stream.rate : 0) +
-    (has("money") ? 20 + s.money.operations / 40 : 0)
+    (has("money") ? 20 + s.money.operations / 40 : 0) +
+    (has("chaos") ? s.chaos.seeds.length * (s.chaos.seconds + 60) : 0)
   );
 }
 
@@ -138,6 +147,8 @@ function summary(v: unknown): string {
   }
   if (r.keysWithOne !== undefined) return r.failures?.length ? `FAILED: ${r.failures.join("; ")}` : "passed";
   if (r.phases) return r.phases.map((p) => `${p.name} ${(p.hitRatio * 100).toFixed(1)} %`).join(", ");
+  const chaos = v as Partial<ChaosStudy>;
+  if (chaos.runs) return chaos.runs.map(chaosSummary).join("\n");
   if (r.serverErrors !== undefined) {
     return `${r.requests} requests, ${r.serverErrors} 5xx, ${r.contractViolations} contract violations`;
   }

@@ -37,7 +37,7 @@ export function spawnWranglerDev(opts: WranglerDevOptions): ChildProcess {
     "--persist-to",
     opts.persistTo,
     "--show-interactive-dev-session=false",
-    // GET /__scheduled runs the cron sweeper on demand: wrangler dev never fires crons by itself.
+    // Exposes GET /__scheduled, which dev/lib/dev-cron.ts calls every minute (wrangler dev fires no crons itself).
     "--test-scheduled",
     ...Object.entries(opts.vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
   ];

@@ -206,6 +206,32 @@ export function writeThrough<T extends { updated_at?: string }>(
   return put(deps, key, value, versionMs);
 }
 
+/**
+ * Forgets an object whose new state could not be written, at `versionMs`: the entry becomes a "hole" (`<version>|0|`,
+ * which reads as a miss) instead of a DEL, because after a DEL a reader's late fill holding the older row would
+ * resurrect the stale state; the hole's version makes SET-IF-NEWER refuse that fill and accept any fresh one.
+ * Returns false (logged) when Redis could not be reached either.
+ */
+export async function invalidateAt(
+  deps: Pick<ObjectCacheDeps, "redis" | "telemetry">,
+  key: string,
+  versionMs: number,
+): Promise<boolean> {
+  const redis = deps.redis;
+  inflight.delete(key);
+  if (!redis) return true;
+  try {
+    const script = redis.createScript<number>(setIfNewer);
+    await deps.telemetry.redis(() =>
+      script.exec([key], [`${versionMs}|0|`, String(versionMs), String(objectTtl.hardMs)]),
+    );
+    return true;
+  } catch (err) {
+    log.warn("cache invalidation failed", { key, error_message: (err as Error).message });
+    return false;
+  }
+}
+
 /** Forgets an object whose new state is not at hand (e.g. changed by a bulk statement). */
 export async function invalidate(deps: Pick<ObjectCacheDeps, "redis" | "telemetry">, key: string): Promise<void> {
   const redis = deps.redis;

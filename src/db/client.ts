@@ -19,10 +19,27 @@ function routeNeon(localEndpoint: string | undefined): void {
   routedTo = localEndpoint;
 }
 
+/**
+ * Fetch options that give every Neon HTTP request its own deadline. The driver spreads these options into each
+ * `fetch` it makes, so a getter yields a fresh `AbortSignal.timeout` per request (one signal made up front would
+ * start counting when the client is built and cover every later query with the same clock). An abort rejects the
+ * fetch; the driver reports "Error connecting to database", which the API answers as 503 + Retry-After. A batch is
+ * one transaction on the server: abandoned before its answer, it is either fully committed or not at all.
+ */
+export function deadlineFetchOptions(timeoutMs: number): RequestInit {
+  return {
+    get signal() {
+      return AbortSignal.timeout(timeoutMs);
+    },
+  };
+}
+
 /** Drizzle over Neon's HTTP endpoint: one fetch per query or atomic `db.batch`. Cheap to create per request. */
 export function createHttpDb(config: Config, connectionString = config.databaseUrl) {
   routeNeon(config.neonLocalEndpoint);
-  return drizzleHttp({ client: neon(connectionString) });
+  return drizzleHttp({
+    client: neon(connectionString, { fetchOptions: deadlineFetchOptions(config.databaseTimeoutMs) }),
+  });
 }
 export type HttpDb = ReturnType<typeof createHttpDb>;
 

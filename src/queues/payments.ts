@@ -9,18 +9,24 @@ import { failUnprocessableRefund, processRefund, type RefundOutcome } from "../s
 import { eachMessage } from "./concurrency";
 import type { QueueHandler } from "./dispatch";
 import { PaymentsMessage } from "./messages";
-import { publish } from "./publish";
+import { type Publishable, publish } from "./publish";
+import { crashIfFaulted } from "./test-faults";
 
 type Mode = "process" | "dead-letter";
-type Published = { id: string; updated_at: string } | null | undefined;
+
+/**
+ * Up to which delivery a settled message keeps being retried while the cache could be neither written nor
+ * invalidated (Redis unreachable): its 5th delivery acks whatever happens, so with every environment's
+ * `max_retries = 5` (6 deliveries) it never reaches the dead-letter queue for the cache's sake. The backoff between
+ * deliveries 1–5 spans 15 × PAYMENT_RETRY_BASE_SECONDS (75 s in production): a Redis outage shorter than that leaves
+ * no stale entry; a longer one leaves entries that age out on their soft TTL (60 s).
+ */
+export const cacheRetryDeliveries = 5;
 
 /** The objects whose new (or, for a no-op, current) state the cache must hold after this message. */
-function objectsOf(outcome: ProcessOutcome | RefundOutcome): Published[] {
-  if (outcome.kind === "done") {
-    return "refund" in outcome ? [outcome.refund, outcome.payment, outcome.order] : [outcome.payment, outcome.order];
-  }
-  if (outcome.kind === "noop" && "payment" in outcome) return [outcome.payment];
-  return [];
+function objectsOf(outcome: ProcessOutcome | RefundOutcome): Publishable[] {
+  if (outcome.kind === "retry") return [];
+  return "refund" in outcome ? [outcome.refund, outcome.payment, outcome.order] : [outcome.payment, outcome.order];
 }
 
 /**
@@ -64,12 +70,15 @@ async function handle(env: Bindings, message: Message, queue: string, mode: Mode
           outcome.kind === "done" ? outcome.outbox : [],
           outcome.kind === "done" ? outcome.events : [],
         );
-        if (!published) {
-          // The new state is in Postgres but not in the cache or the live streams: run again; the next run
-          // republishes it.
+        const again = published.stale > 0 || !published.live;
+        if (again && mode === "process" && message.attempts < cacheRetryDeliveries) {
+          // Redis unreachable (the old state may still be cached) or the live streams missed the events: run again
+          // later (the work is done, so the next run only republishes); a cache write that merely failed was
+          // invalidated instead and needs no retry.
           message.retry({ delaySeconds: backoffSeconds(config.queues.paymentRetryBaseSeconds, message.attempts) });
           return { outcome: "retry", tenant: m.tenantId, fields: { ...ids, reason: "not published" } };
         }
+        if (published.stale > 0) log.warn("cache may hold an old state until its soft expiry", { queue, ...ids });
         message.ack();
         const result =
           outcome.kind === "done"
@@ -77,7 +86,15 @@ async function handle(env: Bindings, message: Message, queue: string, mode: Mode
               ? outcome.refund.status
               : outcome.payment.status
             : outcome.reason;
-        return { outcome: mode === "dead-letter" ? "dlq" : "ack", tenant: m.tenantId, fields: { ...ids, result } };
+        const cache =
+          published.invalidated || published.stale
+            ? { cache_invalidated: published.invalidated, cache_stale: published.stale }
+            : {};
+        return {
+          outcome: mode === "dead-letter" ? "dlq" : "ack",
+          tenant: m.tenantId,
+          fields: { ...ids, result, ...cache },
+        };
       } catch (err) {
         // Postgres or Redis unreachable mid-message: try this message again later; the work is idempotent.
         message.retry({ delaySeconds: backoffSeconds(config.queues.paymentRetryBaseSeconds, message.attempts) });
@@ -91,7 +108,10 @@ async function handle(env: Bindings, message: Message, queue: string, mode: Mode
 // a redelivered duplicate, is settled by the conditional updates and the provider's idempotency key (the payment or
 // refund id), so at most one charge happens whatever the interleaving.
 export const paymentsConsumer: QueueHandler = (batch, env) =>
-  eachMessage(batch.messages, (message) => handle(env, message, batch.queue, "process"));
+  eachMessage(batch.messages, async (message) => {
+    await crashIfFaulted(getConfig(env).testFaults.consumerUrl); // chaos tests only (never set in production)
+    await handle(env, message, batch.queue, "process");
+  });
 
 export const paymentsDeadLetterConsumer: QueueHandler = (batch, env) =>
   eachMessage(batch.messages, (message) => handle(env, message, batch.queue, "dead-letter"));

@@ -43,6 +43,18 @@ export async function cachedObject<T extends { updated_at: string }>(
   return result.value;
 }
 
+async function rewrite<T extends { updated_at: string }>(
+  deps: ReturnType<typeof cacheDeps>,
+  key: string,
+  value: T | null,
+  versionMs: number | undefined,
+): Promise<void> {
+  for (const ms of [500, 1_000, 2_000, 4_000, 8_000]) {
+    await new Promise((r) => setTimeout(r, ms));
+    if (await put(deps, key, value, versionMs)) return;
+  }
+}
+
 /**
  * Write-through after a change: the object's new state (or a tombstone for a deletion) goes to Redis before the
  * response, so the next read anywhere sees the write. The guard runs it after the route, in the same tick as the
@@ -57,8 +69,9 @@ export async function cacheWrite<T extends { updated_at: string }>(
   const key = c.var.services.keys.object(c.var.principal.tenantId, id);
   const write = async () => {
     const ok = await writeThrough(cacheDeps(c), key, value, versionMs);
-    // Redis refused the write: retry off the response path; entries expire (soft 60 s) either way.
-    if (!ok) c.executionCtx.waitUntil(put(cacheDeps(c), key, value, versionMs));
+    // Redis refused the write: retry off the response path for ~15 s (waitUntil allows ~30 s), so an Upstash outage
+    // shorter than that leaves no stale entry (the chaos study caught a canceled order cached as pending).
+    if (!ok) c.executionCtx.waitUntil(rewrite(cacheDeps(c), key, value, versionMs));
   };
   const queue = c.var.cacheWrites;
   if (queue) queue.push(write);

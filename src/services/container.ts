@@ -8,6 +8,7 @@ import type { Bindings } from "../env";
 import { Telemetry } from "../observability/telemetry";
 import type { PaymentProvider } from "../providers/provider";
 import { SandboxProvider } from "../providers/sandbox";
+import { withSendFaults } from "../queues/test-faults";
 import { type LiveEventsObject, liveEventsObject } from "./live-events";
 import type { Producers } from "./outbox";
 
@@ -38,12 +39,13 @@ export class Services {
 
   /** Queue producers (the outbox dispatcher sends through these). */
   get producers(): Producers {
-    return {
+    const producers = {
       payments: this.env.PAYMENTS_QUEUE as Producers["payments"],
       webhooks: this.env.WEBHOOKS_QUEUE as Producers["webhooks"],
       jobs: this.env.JOBS_QUEUE as Producers["jobs"],
       reports: this.env.REPORTS_QUEUE as Producers["reports"],
     };
+    return withSendFaults(producers, this.config.testFaults.queueSendUrl);
   }
 
   /** The tenant's live-events object (streams, tickets, publishing). */

@@ -25,7 +25,7 @@ export interface OrderFilters {
 }
 
 /** The order's columns plus its items as JSON, in one query (no second round trip for items). */
-const withItems = {
+export const withItems = {
   ...getTableColumns(orders),
   items: sql<OrderItem[]>`coalesce((
     select json_agg(json_build_object('sku', i.sku, 'name', i.name, 'quantity', i.quantity,

@@ -56,6 +56,8 @@ export function toMessage(row: OutboxRow): QueueMessage | JobMessage | ReportMes
   return row.payload as unknown as QueueMessage;
 }
 
+/** Cloudflare Queues' limit of messages per `sendBatch` (Miniflare enforces it too). */
+
 /**
  * Sends outbox rows to their queues, then marks them dispatched (used by consumers for webhook fan-out and by the
  * sweeper; the API request path only sends, and the consumer marks on receipt, to keep a write to one round trip).

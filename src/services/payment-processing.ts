@@ -1,18 +1,19 @@
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import { failedRequirement, requireUpdated } from "../db/guards";
 import { orders, payments } from "../db/schema";
 import type { ScopedDb } from "../db/scoped-db";
-import { toOrder } from "../models/order";
+import { type Order, toOrder } from "../models/order";
 import { type Payment, type PaymentRow, toPayment } from "../models/payment";
 import type { PaymentProvider } from "../providers/provider";
 import { recordEvent } from "./event-log";
-import { getOrder, type OrderWithItems } from "./orders";
+import { getOrder, type OrderWithItems, withItems } from "./orders";
 import { markReceived, type OutboxRow, outboxRowsFromSql } from "./outbox";
 
 export type ProcessOutcome =
-  /** Nothing (more) to do: already terminal, unknown, or someone else applied the result first. `payment` is its
-   * current state when known, so the consumer can (re)publish it — e.g. after a cache write failed last time. */
-  | { kind: "noop"; reason: string; payment?: Payment }
+  /** Nothing (more) to do: already terminal, unknown, or someone else applied the result first. `payment` and
+   * `order` are their current states when known, so the consumer can (re)publish them — e.g. after a cache write
+   * failed last time, or when the run that settled it died before publishing. */
+  | { kind: "noop"; reason: string; payment?: Payment; order?: Order | null }
   /** The payment reached a final state; publish these objects (cache) and events (live streams), and dispatch these
    * outbox rows. */
   | {
@@ -25,25 +26,43 @@ export type ProcessOutcome =
   /** The provider failed transiently: retry the message later. */
   | { kind: "retry"; message: string };
 
-/**
- * Reads the payment and its order's status, and in the same round trip marks the message's outbox row received.
- */
-async function load(
-  db: ScopedDb,
-  tenantId: string,
-  paymentId: string,
-  outboxId?: string,
-): Promise<(PaymentRow & { orderStatus: string | null }) | null> {
-  const [, [row]] = await db.batch([
+interface Loaded {
+  payment: PaymentRow;
+  order: OrderWithItems | null;
+}
+
+/** Reads the payment and its order, and in the same round trip marks the message's outbox row received. */
+async function load(db: ScopedDb, tenantId: string, paymentId: string, outboxId?: string): Promise<Loaded | null> {
+  const [, [payment], [order]] = await db.batch([
     markReceived(db, outboxId),
     db.db
-      .select({ payment: payments, orderStatus: orders.status })
+      .select()
       .from(payments)
-      .leftJoin(orders, eq(orders.id, payments.orderId))
       .where(and(eq(payments.tenantId, tenantId), eq(payments.id, paymentId)))
       .limit(1),
+    db.db
+      .select(withItems)
+      .from(orders)
+      .where(
+        and(
+          eq(orders.tenantId, tenantId),
+          inArray(orders.id, db.db.select({ id: payments.orderId }).from(payments).where(eq(payments.id, paymentId))),
+        ),
+      )
+      .limit(1),
   ]);
-  return row ? { ...row.payment, orderStatus: row.orderStatus } : null;
+  return payment ? { payment, order: order ?? null } : null;
+}
+
+/** "Nothing to do", with the current state of the payment and its order for the consumer to republish. */
+function noop(reason: string, current: Loaded | null): ProcessOutcome {
+  if (!current) return { kind: "noop", reason };
+  return {
+    kind: "noop",
+    reason,
+    payment: toPayment(current.payment),
+    order: current.order ? toOrder(current.order) : null,
+  };
 }
 
 /**
@@ -61,14 +80,13 @@ export async function processPayment(
   paymentId: string,
   outboxId?: string,
 ): Promise<ProcessOutcome> {
-  const payment = await load(db, tenantId, paymentId, outboxId);
-  if (!payment) return { kind: "noop", reason: "unknown payment" };
-  if (payment.status !== "processing") {
-    return { kind: "noop", reason: `already ${payment.status}`, payment: toPayment(payment) };
-  }
-  // The database refuses to cancel an order with a live payment (migrations/0007), so this only meets rows older
+  const current = await load(db, tenantId, paymentId, outboxId);
+  if (!current) return { kind: "noop", reason: "unknown payment" };
+  const payment = current.payment;
+  if (payment.status !== "processing") return noop(`already ${payment.status}`, current);
+  // The database refuses to cancel an order with a live payment (migrations/0008), so this only meets rows older
   // than that rule: never charge them; end the payment with a code that says why.
-  if (payment.orderStatus === "canceled") return settle(db, tenantId, payment, "order_canceled");
+  if (current.order?.status === "canceled") return settle(db, tenantId, payment, "order_canceled");
   const result = await provider.charge({
     idempotencyKey: payment.id,
     amount: payment.amount,
@@ -81,10 +99,10 @@ export async function processPayment(
 
 /** Ends a payment the queue gave up on (DLQ): `failed` with `processing_error`, unless it already ended. */
 export async function failUnprocessable(db: ScopedDb, tenantId: string, paymentId: string): Promise<ProcessOutcome> {
-  const payment = await load(db, tenantId, paymentId);
-  if (!payment) return { kind: "noop", reason: "unknown payment" };
-  if (payment.status !== "processing") return { kind: "noop", reason: `already ${payment.status}` };
-  return settle(db, tenantId, payment, "processing_error");
+  const current = await load(db, tenantId, paymentId);
+  if (!current) return { kind: "noop", reason: "unknown payment" };
+  if (current.payment.status !== "processing") return noop(`already ${current.payment.status}`, current);
+  return settle(db, tenantId, current.payment, "processing_error");
 }
 
 /** Applies a final result (`failureCode` null = succeeded) atomically with its order update and events. */
@@ -138,7 +156,10 @@ async function settle(
     }
     return { kind: "done", payment: toPayment(updated), order: paidOrder, outbox, events };
   } catch (err) {
-    if (failedRequirement(err) === "processing") return { kind: "noop", reason: "settled concurrently" };
+    // Another run applied its result first; publish what it wrote too, in case that run dies before publishing.
+    if (failedRequirement(err) === "processing") {
+      return noop("settled concurrently", await load(db, tenantId, payment.id));
+    }
     throw err;
   }
 }

@@ -1,17 +1,18 @@
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import { failedRequirement, requireUpdated } from "../db/guards";
 import { orders, payments, refunds } from "../db/schema";
 import type { ScopedDb } from "../db/scoped-db";
-import { toOrder } from "../models/order";
-import { type Payment, toPayment } from "../models/payment";
+import { type Order, toOrder } from "../models/order";
+import { type Payment, type PaymentRow, toPayment } from "../models/payment";
 import { type Refund, type RefundRow, toRefund } from "../models/refund";
 import type { PaymentProvider } from "../providers/provider";
 import { recordEvent } from "./event-log";
-import { getOrder } from "./orders";
+import { getOrder, type OrderWithItems, withItems } from "./orders";
 import { markReceived, type OutboxRow, outboxRowsFromSql } from "./outbox";
 
 export type RefundOutcome =
-  | { kind: "noop"; reason: string }
+  /** Nothing (more) to do; the current refund, payment and order (when known) for the consumer to republish. */
+  | { kind: "noop"; reason: string; refund?: Refund; payment?: Payment | null; order?: Order | null }
   | {
       kind: "done";
       refund: Refund;
@@ -23,17 +24,54 @@ export type RefundOutcome =
     }
   | { kind: "retry"; message: string };
 
-/** Reads the refund, and in the same round trip marks the message's outbox row received. */
-async function load(db: ScopedDb, tenantId: string, refundId: string, outboxId?: string): Promise<RefundRow | null> {
-  const [, [row]] = await db.batch([
+interface Loaded {
+  refund: RefundRow;
+  payment: PaymentRow | null;
+  order: OrderWithItems | null;
+}
+
+/** Reads the refund, its payment and its order, and in the same round trip marks the message's outbox row received. */
+async function load(db: ScopedDb, tenantId: string, refundId: string, outboxId?: string): Promise<Loaded | null> {
+  const paymentId = db.db.select({ id: refunds.paymentId }).from(refunds).where(eq(refunds.id, refundId));
+  const [, [refund], [payment], [order]] = await db.batch([
     markReceived(db, outboxId),
     db.db
       .select()
       .from(refunds)
       .where(and(eq(refunds.tenantId, tenantId), eq(refunds.id, refundId)))
       .limit(1),
+    db.db
+      .select()
+      .from(payments)
+      .where(and(eq(payments.tenantId, tenantId), inArray(payments.id, paymentId)))
+      .limit(1),
+    db.db
+      .select(withItems)
+      .from(orders)
+      .where(
+        and(
+          eq(orders.tenantId, tenantId),
+          inArray(
+            orders.id,
+            db.db.select({ id: payments.orderId }).from(payments).where(inArray(payments.id, paymentId)),
+          ),
+        ),
+      )
+      .limit(1),
   ]);
-  return row ?? null;
+  return refund ? { refund, payment: payment ?? null, order: order ?? null } : null;
+}
+
+/** "Nothing to do", with the current state of the refund, its payment and order for the consumer to republish. */
+function noop(reason: string, current: Loaded | null): RefundOutcome {
+  if (!current) return { kind: "noop", reason };
+  return {
+    kind: "noop",
+    reason,
+    refund: toRefund(current.refund),
+    payment: current.payment ? toPayment(current.payment) : null,
+    order: current.order ? toOrder(current.order) : null,
+  };
 }
 
 /**
@@ -48,10 +86,10 @@ export async function processRefund(
   refundId: string,
   outboxId?: string,
 ): Promise<RefundOutcome> {
-  const refund = await load(db, tenantId, refundId, outboxId);
-  if (!refund) return { kind: "noop", reason: "unknown refund" };
-  if (refund.status !== "pending") return { kind: "noop", reason: `already ${refund.status}` };
-  const [payment] = await db.run(db.db.select().from(payments).where(eq(payments.id, refund.paymentId)).limit(1));
+  const current = await load(db, tenantId, refundId, outboxId);
+  if (!current) return { kind: "noop", reason: "unknown refund" };
+  const { refund, payment } = current;
+  if (refund.status !== "pending") return noop(`already ${refund.status}`, current);
   if (!payment) return { kind: "noop", reason: "payment vanished" };
   const result = await provider.refund({
     idempotencyKey: refund.id,
@@ -69,10 +107,10 @@ export async function failUnprocessableRefund(
   tenantId: string,
   refundId: string,
 ): Promise<RefundOutcome> {
-  const refund = await load(db, tenantId, refundId);
-  if (!refund) return { kind: "noop", reason: "unknown refund" };
-  if (refund.status !== "pending") return { kind: "noop", reason: `already ${refund.status}` };
-  return settleRefund(db, tenantId, refund, "processing_error");
+  const current = await load(db, tenantId, refundId);
+  if (!current) return { kind: "noop", reason: "unknown refund" };
+  if (current.refund.status !== "pending") return noop(`already ${current.refund.status}`, current);
+  return settleRefund(db, tenantId, current.refund, "processing_error");
 }
 
 async function settleRefund(
@@ -159,7 +197,8 @@ async function settleRefund(
       events,
     };
   } catch (err) {
-    if (failedRequirement(err) === "pending") return { kind: "noop", reason: "settled concurrently" };
+    // Another run applied its result first; publish what it wrote too, in case that run dies before publishing.
+    if (failedRequirement(err) === "pending") return noop("settled concurrently", await load(db, tenantId, refund.id));
     throw err;
   }
 }

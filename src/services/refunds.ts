@@ -109,7 +109,8 @@ export async function createRefund(
         .update(payments)
         .set({
           amountRefundRequested: sql`${payments.amountRefundRequested} + (select ${refunds.amount} from ${refunds} where ${refunds.id} = ${sql.param(id, refunds.id)})`,
-          updatedAt: now,
+          // No updatedAt: the reservation is not part of the payment the API shows, so its cached copy stays
+          // right (bumping it left every cached payment one version behind its row until the refund settled).
         })
         .where(mine),
       box.query,

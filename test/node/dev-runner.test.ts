@@ -165,6 +165,20 @@ describe("npm run dev", { timeout: 90_000 }, () => {
     expect(groupAlive(dev.child.pid as number)).toBe(false);
   });
 
+  it("runs the cron sweeper on schedule (wrangler dev fires no crons, and [assets] hides /cdn-cgi/handler/scheduled)", async () => {
+    const dev = await startDev({ REDIS_URL: redisUrl, EDGEPAY_DEV_SWEEP_SECONDS: "1" });
+    await waitForReady(dev, 50_000); // run alone, the data dir is fresh: initdb first
+    // The runner's own report, and the Worker's: the sweeper's wide-event log line (queue "cron:sweeper").
+    const deadline = Date.now() + 20_000;
+    const sweeps = () => dev.output().match(/"queue":"cron:sweeper"/g)?.length ?? 0;
+    while (sweeps() < 2 && Date.now() < deadline) await sleep(250);
+    expect(sweeps(), dev.output().slice(-3000)).toBeGreaterThanOrEqual(2);
+    expect(dev.output()).toMatch(/\[cron\]\s+cron sweeper ran/);
+    expect(dev.output()).not.toMatch(/cron sweeper failed/);
+    await interrupt(dev);
+    expect(groupAlive(dev.child.pid as number)).toBe(false);
+  });
+
   it("runs without Redis: /ready is 200 with redis disabled", async () => {
     const dev = await startDev({ EDGEPAY_NO_REDIS: "1", REDIS_URL: redisUrl });
     const ready = await waitForReady(dev, 30_000);
