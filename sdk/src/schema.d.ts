@@ -393,7 +393,7 @@ export interface paths {
         put?: never;
         /**
          * Create an API key
-         * @description The secret is returned once. A key cannot create keys of a higher role than its own.
+         * @description The secret is returned once. A key cannot create keys of a higher role than its own. A tenant holds at most 50 active keys (409 beyond).
          */
         post: operations["createApiKey"];
         delete?: never;
@@ -434,7 +434,7 @@ export interface paths {
         put?: never;
         /**
          * Create a webhook endpoint
-         * @description The URL must be https and must not point at private, loopback or link-local addresses (http://127.0.0.1 is allowed in development). Returns the signing secret once.
+         * @description The URL must be https and must not point at private, loopback or link-local addresses (http://127.0.0.1 is allowed in development). Returns the signing secret once. A tenant holds at most 16 endpoints (409 beyond).
          */
         post: operations["createWebhookEndpoint"];
         delete?: never;
@@ -6547,6 +6547,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "receipts": {
+                 *         "enabled": false
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["SettingsUpdate"];
             };
         };
@@ -6866,6 +6873,15 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "type": "payments",
+                 *       "format": "csv",
+                 *       "created_gte": "2026-11-01T00:00:00Z",
+                 *       "created_lte": "2026-11-30T23:59:59Z",
+                 *       "currency": "usd"
+                 *     }
+                 */
                 "application/json": components["schemas"]["ReportCreate"];
             };
         };

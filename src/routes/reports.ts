@@ -84,7 +84,15 @@ const create = defineRoute({
     "Accepts the report at once (202, `pending`); a queue consumer builds it into private storage and it becomes " +
     "`ready` (event `report.ready`) or `failed` (`report.failed`). Kept 7 days.",
   permission: "reports:write",
-  request: { body: jsonBody(ReportCreate) },
+  request: {
+    body: jsonBody(ReportCreate, {
+      type: "payments",
+      format: "csv",
+      created_gte: "2026-11-01T00:00:00Z",
+      created_lte: "2026-11-30T23:59:59Z",
+      currency: "usd",
+    }),
+  },
   responses: { 202: jsonResponse(Report, "Accepted; the report is pending.") },
 });
 

@@ -39,7 +39,7 @@ const update = defineRoute({
   summary: "Update the settings",
   description: "`receipts.enabled` turns the customers' e-mail receipts on or off (on by default).",
   permission: "settings:manage",
-  request: { body: jsonBody(SettingsUpdate) },
+  request: { body: jsonBody(SettingsUpdate, { receipts: { enabled: false } }) },
   responses: { 200: jsonResponse(Settings, "The updated settings.") },
 });
 
