@@ -19,46 +19,26 @@ import type { CacheStatus, RateLimitOutcome } from "../../src/observability/tele
  */
 const parser = new sqlParser.Parser();
 
+/** Aggregates Analytics Engine documents: each must weigh by `_sample_interval` (`count() AS sample_rows` aside). */
+const aggregateNames = [
+  "sum",
+  "avg",
+  "min",
+  "max",
+  "sumIf",
+  "countIf",
+  "avgIf",
+  "quantileWeighted",
+  "quantileExactWeighted",
+  "argMax",
+  "argMin",
+  "topK",
+];
+const aggregates = new Set(aggregateNames.map((f) => f.toLowerCase()));
 const aeFunctions = new Set(
-  [
-    "sum",
-    "avg",
-    "min",
-    "max",
-    "sumIf",
-    "countIf",
-    "avgIf",
-    "quantileWeighted",
-    "quantileExactWeighted",
-    "argMax",
-    "argMin",
-    "topK",
-    "toStartOfInterval",
-    "toStartOfHour",
-    "toStartOfDay",
-    "now",
-    "if",
-    "round",
-    "intDiv",
-  ].map((f) => f.toLowerCase()),
-);
-
-/** Aggregates: each must weigh by `_sample_interval` (`count() AS sample_rows` is checked on the text above). */
-const aggregates = new Set(
-  [
-    "sum",
-    "avg",
-    "min",
-    "max",
-    "sumIf",
-    "countIf",
-    "avgIf",
-    "quantileWeighted",
-    "quantileExactWeighted",
-    "argMax",
-    "argMin",
-    "topK",
-  ].map((f) => f.toLowerCase()),
+  [...aggregateNames, "toStartOfInterval", "toStartOfHour", "toStartOfDay", "now", "if", "round", "intDiv"].map((f) =>
+    f.toLowerCase(),
+  ),
 );
 
 const knownValues: Partial<Record<(typeof blobFields)[number], readonly string[]>> = {
