@@ -90,7 +90,11 @@ describe("one payments batch", () => {
     // subrequests per message from these fields (test/queues: exact; bench: Neon exact, Redis at most).
     const own = analytics.points.map(named).filter((p) => p.blobs.kind === "message");
     expect(own).toHaveLength(batchSize);
-    expect(own.reduce((n, p) => n + p.doubles.db_calls, 0)).toBe(counts.neon);
+    // The rest of the Neon requests are the live-events object reading the new events (docs/realtime.md): its own
+    // invocation, not the consumer's subrequests; at most one per message.
+    const ownNeon = own.reduce((n, p) => n + p.doubles.db_calls, 0);
+    expect(ownNeon).toBeLessThanOrEqual(counts.neon);
+    expect(counts.neon - ownNeon).toBeLessThanOrEqual(batchSize);
     expect(own.reduce((n, p) => n + p.doubles.redis_calls, 0)).toBeGreaterThanOrEqual(counts.upstash);
   });
 });

@@ -21,9 +21,25 @@ const strongestFirst: Role[] = ["owner", "admin", "developer", "viewer"];
 /** The permissions POST operations need that each role holds (every role reads events: stream tickets). */
 const writes: Record<Role, string[]> = {
   viewer: ["events:read"],
-  developer: ["events:read", "users:write", "orders:write", "payments:write", "webhooks:write"],
-  admin: ["events:read", "users:write", "orders:write", "payments:write", "webhooks:write", "api_keys:manage"],
-  owner: ["events:read", "users:write", "orders:write", "payments:write", "webhooks:write", "api_keys:manage"],
+  developer: ["events:read", "users:write", "orders:write", "payments:write", "webhooks:write", "reports:write"],
+  admin: [
+    "events:read",
+    "users:write",
+    "orders:write",
+    "payments:write",
+    "webhooks:write",
+    "reports:write",
+    "api_keys:manage",
+  ],
+  owner: [
+    "events:read",
+    "users:write",
+    "orders:write",
+    "payments:write",
+    "webhooks:write",
+    "reports:write",
+    "api_keys:manage",
+  ],
 };
 
 type Request = { path: string; body: unknown };
@@ -54,6 +70,10 @@ const requests: Record<string, (w: World, stronger: Role) => Promise<Request>> =
   "POST /v1/events/{id}/redeliver": async (w) => ({ path: `/v1/events/${w.eventId}/redeliver`, body: undefined }),
   "POST /v1/api_keys": async (_w, stronger) => ({ path: "/v1/api_keys", body: { name: "replay", role: stronger } }),
   "POST /v1/stream_tickets": async () => ({ path: "/v1/stream_tickets", body: undefined }),
+  "POST /v1/reports": async () => ({
+    path: "/v1/reports",
+    body: { type: "payments", format: "csv", created_gte: "2026-01-01T00:00:00Z", created_lte: "2026-01-31T00:00:00Z" },
+  }),
   "POST /v1/webhook_endpoints": async () => ({
     path: "/v1/webhook_endpoints",
     body: { url: publicHookUrl, events: ["payment.succeeded"] },
