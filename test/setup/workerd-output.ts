@@ -13,7 +13,10 @@
  *   exception = kj/async-io-unix.c++:1298: failed: DNS lookup failed.; params.host = …
  *   uncaught exception; source = Uncaught (in promise); stack = Error: internal error; reference = …
  *
- * (the "internal error" lines are dropped only while a DNS failure was just seen).
+ * (the "internal error" lines are dropped only once a DNS failure was seen in the run: workerd prints them later,
+ * interleaved with other output), and a fetch abandoned at its deadline (AbortSignal.timeout) adds
+ *
+ *   uncaught exception; source = Uncaught (in promise); stack = TimeoutError: The operation was aborted due to timeout
  *
  * workerd logs these at `info` level even when the Worker's code catches the rejection: `try { await fetch(refused) }
  * catch {}` in a bare Miniflare with `verbose: true` prints the same three lines, and without `verbose` prints
@@ -23,6 +26,9 @@
  * by vitest itself).
  */
 const noise = [
+  // A fetch abandoned at its deadline (AbortSignal.timeout): the code awaiting it handles the rejection.
+  /^uncaught exception; source = Uncaught \(in promise\); stack = TimeoutError: The operation was aborted due to timeout$/,
+  /^uncaught exception; exception = workerd\/jsg\/\S+: failed: jsg\.DOMException\(TimeoutError\): The operation was aborted due to timeout$/,
   /^exception = kj\/async-io-unix\.c\+\+:\d+: disconnected: connect\(\): Connection refused$/,
   /^uncaught exception; source = Uncaught \(in promise\); stack = Error: Network connection lost\.$/,
   /^uncaught exception; exception = workerd\/jsg\/\S+: disconnected: jsg\.Error: Network connection lost\.$/,
@@ -57,7 +63,7 @@ export function filterWorkerdOutput(streams: Writable[] = [process.stdout, proce
   const originals: [Writable, Write][] = [];
   // Shared by both streams: workerd's info lines (stdout) and error lines (stderr) interleave.
   let afterNoise = false;
-  let dnsPending = 0; // "internal error" lines still expected for DNS failures seen
+  let dnsSeen = false; // workerd reports a failed DNS lookup (offline) also as "internal error" lines, later
 
   for (const stream of streams) {
     const original = stream.write.bind(stream) as Write;
@@ -71,13 +77,12 @@ export function filterWorkerdOutput(streams: Writable[] = [process.stdout, proce
       for (const [i, line] of lines.entries()) {
         const last = i === lines.length - 1;
         if (noise.some((re) => re.test(line)) || dnsFailure.test(line)) {
-          if (dnsFailure.test(line)) dnsPending = Math.min(dnsPending + 2, 8);
+          if (dnsFailure.test(line)) dnsSeen = true;
           hidden++;
           afterNoise = true;
           continue;
         }
-        if (dnsPending > 0 && internalError.some((re) => re.test(line))) {
-          dnsPending--;
+        if (dnsSeen && internalError.some((re) => re.test(line))) {
           hidden++;
           afterNoise = true;
           continue;
