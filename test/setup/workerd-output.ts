@@ -26,6 +26,9 @@
  * by vitest itself).
  */
 const noise = [
+  // A fault a test injects on purpose (message ending "(injected)", e.g. test/realtime's unavailable object).
+  /^uncaught exception; source = Uncaught \(in promise\); stack = Error: [^;]*\(injected\)$/,
+  /^uncaught exception; exception = workerd\/jsg\/\S+: failed: jsg\.Error: [^;]*\(injected\)$/,
   // A fetch abandoned at its deadline (AbortSignal.timeout): the code awaiting it handles the rejection.
   /^uncaught exception; source = Uncaught \(in promise\); stack = TimeoutError: The operation was aborted due to timeout$/,
   /^uncaught exception; exception = workerd\/jsg\/\S+: failed: jsg\.DOMException\(TimeoutError\): The operation was aborted due to timeout$/,
