@@ -104,25 +104,16 @@ async function handle(env: Bindings, message: Message, queue: string, mode: Mode
   );
 }
 
-// Payment messages of a batch run concurrently (eachMessage): safe because each one is about another payment or, for
-// a redelivered duplicate, is settled by the conditional updates and the provider's idempotency key (the payment
-// id), so at most one charge happens whatever the interleaving. Refund messages run one after another, after them:
-// two refunds of one payment settling at once publish the payment and order with versions (`updated_at`, taken from
-// the Worker's clock) that can invert their commit order, and the cache's set-if-newer would then keep the older
-// state (found by the chaos run). Versions from the database's commit order would lift this; not done yet.
-const isRefund = (message: Message) => (message.body as { kind?: unknown } | null)?.kind === "refund";
-
-export const paymentsConsumer: QueueHandler = async (batch, env) => {
-  const run = async (message: Message) => {
+// The messages of a batch run concurrently (eachMessage): safe because each one is about another payment or refund
+// or, for a redelivered duplicate, is settled by the conditional updates and the provider's idempotency key (the
+// payment or refund id), so at most one charge or refund happens whatever the interleaving. Two refunds of one payment
+// settling at once update its payment and order conditionally on the versions they read (src/db/versions.ts): the
+// loser re-reads, so the objects published carry versions in commit order and the cache keeps the newest.
+export const paymentsConsumer: QueueHandler = (batch, env) =>
+  eachMessage(batch.messages, async (message) => {
     await crashIfFaulted(getConfig(env).testFaults.consumerUrl); // chaos tests only (never set in production)
     await handle(env, message, batch.queue, "process");
-  };
-  await eachMessage(
-    batch.messages.filter((m) => !isRefund(m)),
-    run,
-  );
-  await eachMessage(batch.messages.filter(isRefund), run, 1);
-};
+  });
 
 export const paymentsDeadLetterConsumer: QueueHandler = (batch, env) =>
   eachMessage(batch.messages, (message) => handle(env, message, batch.queue, "dead-letter"));

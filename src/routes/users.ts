@@ -135,8 +135,9 @@ export function registerUsers(app: App): void {
   app.openapi(remove, async (c) => {
     const { db, tenantId } = tenantDb(c);
     const { id } = c.req.valid("param");
-    if (!(await deleteUser(db, tenantId, id))) throw notFound(id);
-    await cacheWrite(c, id, null, Date.now());
+    const version = await deleteUser(db, tenantId, id);
+    if (!version) throw notFound(id);
+    await cacheWrite(c, id, null, version.getTime());
     return c.json({ id, object: "user" as const, deleted: true as const }, 200);
   });
 }

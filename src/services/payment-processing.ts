@@ -2,6 +2,7 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import { failedRequirement, requireUpdated } from "../db/guards";
 import { orders, payments } from "../db/schema";
 import type { ScopedDb } from "../db/scoped-db";
+import { nextVersion } from "../db/versions";
 import { type Order, toOrder } from "../models/order";
 import { type Payment, type PaymentRow, toPayment } from "../models/payment";
 import type { PaymentProvider } from "../providers/provider";
@@ -112,10 +113,12 @@ async function settle(
   payment: PaymentRow,
   failureCode: string | null,
 ): Promise<ProcessOutcome> {
-  const now = new Date();
   const succeeded = failureCode === null;
-  const updated: PaymentRow = { ...payment, status: succeeded ? "succeeded" : "failed", failureCode, updatedAt: now };
   const order: OrderWithItems | null = succeeded ? await getOrder(db, tenantId, payment.orderId) : null;
+  // Nothing else changes a processing payment, nor the pending order it pays (a cancel is refused while it is live):
+  // versions above the ones read are the rows' next versions (src/db/versions.ts).
+  const now = nextVersion(new Date(), payment.updatedAt, order?.updatedAt);
+  const updated: PaymentRow = { ...payment, status: succeeded ? "succeeded" : "failed", failureCode, updatedAt: now };
   const paidOrder = order && order.status === "pending" ? toOrder({ ...order, status: "paid", updatedAt: now }) : null;
   const paymentEvent = recordEvent(
     db,

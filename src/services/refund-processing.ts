@@ -2,12 +2,13 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import { failedRequirement, requireUpdated } from "../db/guards";
 import { orders, payments, refunds } from "../db/schema";
 import type { ScopedDb } from "../db/scoped-db";
+import { nextVersion } from "../db/versions";
 import { type Order, toOrder } from "../models/order";
 import { type Payment, type PaymentRow, toPayment } from "../models/payment";
 import { type Refund, type RefundRow, toRefund } from "../models/refund";
 import type { PaymentProvider } from "../providers/provider";
 import { recordEvent } from "./event-log";
-import { getOrder, type OrderWithItems, withItems } from "./orders";
+import { type OrderWithItems, withItems } from "./orders";
 import { markReceived, type OutboxRow, outboxRowsFromSql } from "./outbox";
 
 export type RefundOutcome =
@@ -98,7 +99,7 @@ export async function processRefund(
     currency: payment.currency,
   });
   if (result.status === "error") return { kind: "retry", message: result.message };
-  return settleRefund(db, tenantId, refund, result.status === "succeeded" ? null : result.code);
+  return settleRefund(db, tenantId, current, result.status === "succeeded" ? null : result.code);
 }
 
 /** Ends a refund the queue gave up on (DLQ) as failed, releasing its amount. */
@@ -110,30 +111,59 @@ export async function failUnprocessableRefund(
   const current = await load(db, tenantId, refundId);
   if (!current) return { kind: "noop", reason: "unknown refund" };
   if (current.refund.status !== "pending") return noop(`already ${current.refund.status}`, current);
-  return settleRefund(db, tenantId, current.refund, "processing_error");
+  return settleRefund(db, tenantId, current, "processing_error");
 }
 
+/**
+ * How many times a settle re-reads and tries again when another refund of the same payment committed in between
+ * (its update is conditional on the versions it read); beyond that the message is retried later.
+ */
+const settleAttempts = 5;
+
+/**
+ * Applies a final result (`failureCode` null = succeeded) to the refund, its payment's and order's refunded totals
+ * and the events, in one batch. Refunds of one payment settle concurrently, so the payment and order updates are
+ * conditional on the versions read (src/db/versions.ts): the objects written through and put in the events are
+ * exactly the rows' new state, with versions in commit order; the loser of a race re-reads and tries again.
+ */
 async function settleRefund(
   db: ScopedDb,
   tenantId: string,
-  refund: RefundRow,
+  loaded: Loaded,
   failureCode: string | null,
 ): Promise<RefundOutcome> {
-  const now = new Date();
+  let current: Loaded | null = loaded;
+  for (let attempt = 1; attempt <= settleAttempts; attempt++) {
+    if (attempt > 1) current = await load(db, tenantId, loaded.refund.id);
+    if (!current) return { kind: "noop", reason: "unknown refund" };
+    if (current.refund.status !== "pending") return noop(`already ${current.refund.status}`, current);
+    if (!current.payment) return { kind: "noop", reason: "payment vanished" };
+    const outcome = await trySettle(db, tenantId, current, current.payment, failureCode);
+    if (outcome !== "version") return outcome;
+  }
+  return { kind: "retry", message: "the payment kept changing under concurrent refunds" };
+}
+
+async function trySettle(
+  db: ScopedDb,
+  tenantId: string,
+  { refund, order }: Loaded,
+  payment: PaymentRow,
+  failureCode: string | null,
+): Promise<RefundOutcome | "version"> {
   const ok = failureCode === null;
+  const now = nextVersion(new Date(), refund.updatedAt, payment.updatedAt, ok ? order?.updatedAt : null);
   const updated: RefundRow = { ...refund, status: ok ? "succeeded" : "failed", failureCode, updatedAt: now };
-  const [payment] = await db.run(db.db.select().from(payments).where(eq(payments.id, refund.paymentId)).limit(1));
-  if (!payment) return { kind: "noop", reason: "payment vanished" };
-  const order = ok ? await getOrder(db, tenantId, payment.orderId) : null;
   const newPayment = ok
     ? { ...payment, amountRefunded: payment.amountRefunded + refund.amount, updatedAt: now }
     : { ...payment, amountRefundRequested: payment.amountRefundRequested - refund.amount, updatedAt: now };
-  const orderRefunded = order ? order.amountRefunded + refund.amount : 0;
-  const newOrder = order
+  const paid = ok ? order : null;
+  const orderRefunded = paid ? paid.amountRefunded + refund.amount : 0;
+  const newOrder = paid
     ? toOrder({
-        ...order,
+        ...paid,
         amountRefunded: orderRefunded,
-        status: orderRefunded >= order.amount ? "refunded" : "partially_refunded",
+        status: orderRefunded >= paid.amount ? "refunded" : "partially_refunded",
         updatedAt: now,
       })
     : null;
@@ -143,6 +173,7 @@ async function settleRefund(
     { type: ok ? "refund.succeeded" : "refund.failed", object: { ...toRefund(updated) } },
     now,
   );
+  const paymentAtVersion = and(eq(payments.id, payment.id), eq(payments.updatedAt, payment.updatedAt));
   const common = [
     requireUpdated(
       db.db,
@@ -154,33 +185,44 @@ async function settleRefund(
       "pending",
     ),
     refundEvent.query,
-    ok
-      ? db.db
-          .update(payments)
-          .set({ amountRefunded: sql`${payments.amountRefunded} + ${refund.amount}`, updatedAt: now })
-          .where(eq(payments.id, payment.id))
-      : db.db
-          .update(payments)
-          .set({ amountRefundRequested: sql`${payments.amountRefundRequested} - ${refund.amount}`, updatedAt: now })
-          .where(eq(payments.id, payment.id)),
+    requireUpdated(
+      db.db,
+      ok
+        ? db.db
+            .update(payments)
+            .set({ amountRefunded: sql`${payments.amountRefunded} + ${refund.amount}`, updatedAt: now })
+            .where(paymentAtVersion)
+            .returning({ id: payments.id })
+        : db.db
+            .update(payments)
+            .set({ amountRefundRequested: sql`${payments.amountRefundRequested} - ${refund.amount}`, updatedAt: now })
+            .where(paymentAtVersion)
+            .returning({ id: payments.id }),
+      "version",
+    ),
   ] as const;
   try {
     let outbox: OutboxRow[];
     const events = [refundEvent.id];
-    if (order && newOrder) {
+    if (paid && newOrder) {
       const orderEvent = recordEvent(db, tenantId, { type: "order.refunded", object: { ...newOrder } }, now);
       events.push(orderEvent.id);
       const [, fanout, , , orderFanout] = await db.batch([
         ...common,
-        db.db
-          .update(orders)
-          .set({
-            amountRefunded: sql`${orders.amountRefunded} + ${refund.amount}`,
-            status: sql`case when ${orders.amountRefunded} + ${refund.amount} >= ${orders.amount}
-              then 'refunded' else 'partially_refunded' end`,
-            updatedAt: now,
-          })
-          .where(eq(orders.id, order.id)),
+        requireUpdated(
+          db.db,
+          db.db
+            .update(orders)
+            .set({
+              amountRefunded: sql`${orders.amountRefunded} + ${refund.amount}`,
+              status: sql`case when ${orders.amountRefunded} + ${refund.amount} >= ${orders.amount}
+                then 'refunded' else 'partially_refunded' end`,
+              updatedAt: now,
+            })
+            .where(and(eq(orders.id, paid.id), eq(orders.updatedAt, paid.updatedAt)))
+            .returning({ id: orders.id }),
+          "version",
+        ),
         orderEvent.query,
       ]);
       outbox = [...outboxRowsFromSql(fanout.rows), ...outboxRowsFromSql(orderFanout.rows)];
@@ -197,8 +239,10 @@ async function settleRefund(
       events,
     };
   } catch (err) {
+    const failed = failedRequirement(err);
+    if (failed === "version") return "version";
     // Another run applied its result first; publish what it wrote too, in case that run dies before publishing.
-    if (failedRequirement(err) === "pending") return noop("settled concurrently", await load(db, tenantId, refund.id));
+    if (failed === "pending") return noop("settled concurrently", await load(db, tenantId, refund.id));
     throw err;
   }
 }

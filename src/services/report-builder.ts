@@ -2,6 +2,7 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import { failedRequirement, requireUpdated } from "../db/guards";
 import { reports, tenants } from "../db/schema";
 import type { ScopedDb } from "../db/scoped-db";
+import { nextVersion } from "../db/versions";
 import { recordEvent } from "./event-log";
 import { markReceived, type OutboxRow, outboxRowsFromSql } from "./outbox";
 import { csvColumns, csvPage, csvRecord } from "./report-csv";
@@ -91,7 +92,7 @@ export async function buildReport(
     size = pdf.bytes.length;
   }
 
-  const now = new Date();
+  const now = nextVersion(new Date(), r.updatedAt);
   const ready: ReportRow = { ...r, status: "ready", rowCount: rows, sizeBytes: size, objectKey: key, updatedAt: now };
   const event = recordEvent(db, tenantId, { type: "report.ready", object: { ...(await toReport(ready)) } }, now);
   try {
@@ -124,7 +125,7 @@ export async function failReport(db: ScopedDb, tenantId: string, reportId: strin
       .where(and(eq(reports.tenantId, tenantId), eq(reports.id, reportId))),
   );
   if (!row || row.status === "ready" || row.status === "failed") return { kind: "noop", reason: "already ended" };
-  const now = new Date();
+  const now = nextVersion(new Date(), row.updatedAt);
   const failed: ReportRow = { ...row, status: "failed", failureCode: "report_failed", updatedAt: now };
   const event = recordEvent(db, tenantId, { type: "report.failed", object: { ...(await toReport(failed)) } }, now);
   try {

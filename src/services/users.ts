@@ -116,14 +116,18 @@ export async function updateUser(
   }
 }
 
-/** Soft delete: the user disappears from the API, its orders and payments keep their history. */
-export async function deleteUser(db: ScopedDb, tenantId: string, id: string): Promise<boolean> {
+/**
+ * Soft delete: the user disappears from the API, its orders and payments keep their history. Returns the deletion's
+ * row version (the cache's tombstone must outrank every earlier version, src/db/versions.ts), null if no such user.
+ */
+export async function deleteUser(db: ScopedDb, tenantId: string, id: string): Promise<Date | null> {
+  const now = new Date();
   const rows = await db.run(
     db.db
       .update(users)
-      .set({ deletedAt: new Date(), updatedAt: new Date() })
+      .set({ deletedAt: now, updatedAt: now })
       .where(and(live(tenantId), eq(users.id, id)))
-      .returning({ id: users.id }),
+      .returning({ version: users.updatedAt }),
   );
-  return rows.length > 0;
+  return rows[0]?.version ?? null;
 }
