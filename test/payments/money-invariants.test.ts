@@ -8,12 +8,11 @@ import { createExecutionContext, createMessageBatch, getQueueResult, waitOnExecu
 import { env } from "cloudflare:workers";
 import { and, eq, inArray, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { getConfig } from "../../src/config";
-import { createHttpDb } from "../../src/db/client";
 import { orders, payments, sandboxLedger } from "../../src/db/schema";
 import { ScopedDb } from "../../src/db/scoped-db";
 import worker from "../../src/index";
-import { createOrderVia, insertPayment } from "../support/fixtures";
+import { idToUuid } from "../../src/lib/ids";
+import { createOrderVia, insertPayment, writeWithoutTrigger } from "../support/fixtures";
 import { call, json, problemOf } from "../support/http";
 import { createPayment, ledger, settled, waitFor } from "../support/payments";
 import { withFault } from "../support/standins";
@@ -126,15 +125,12 @@ describe("the consumer and a canceled order", () => {
     const t = await createTestTenant();
     const { orderId } = await createOrderVia(t);
     const paymentId = await insertPayment(t, orderId, { status: "processing" });
-    // A row from before migrations/0008 (the rule did not exist): build it with the guard switched off, inside
-    // one transaction so no other session ever sees the table without it. Only the table's owner (the migrating
-    // role, BYPASSRLS as on Neon) may switch a trigger off; the Worker's runtime role may not.
-    const db = createHttpDb(getConfig(env), env.TEST_OWNER_DATABASE_URL);
-    await db.batch([
-      db.execute(sql`alter table orders disable trigger orders_cancel_without_live_payment`),
-      db.update(orders).set({ status: "canceled" }).where(eq(orders.id, orderId)),
-      db.execute(sql`alter table orders enable trigger orders_cancel_without_live_payment`),
-    ]);
+    // A row from before migrations/0008 (the rule did not exist).
+    await writeWithoutTrigger(
+      "orders",
+      "orders_cancel_without_live_payment",
+      sql`update orders set status = 'canceled' where id = ${idToUuid("ord", orderId)}`,
+    );
     const batch = createMessageBatch("edgepay-payments", [
       { id: "m1", timestamp: new Date(), attempts: 1, body: { kind: "payment", paymentId, tenantId: t.tenantId } },
     ]);

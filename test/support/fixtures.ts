@@ -1,3 +1,7 @@
+import { env } from "cloudflare:workers";
+import { type SQL, sql } from "drizzle-orm";
+import { getConfig } from "../../src/config";
+import { createHttpDb } from "../../src/db/client";
 import { events, payments, refunds } from "../../src/db/schema";
 import { ScopedDb } from "../../src/db/scoped-db";
 import { newId } from "../../src/lib/ids";
@@ -92,4 +96,19 @@ export async function insertEvent(
     }),
   );
   return id;
+}
+
+/**
+ * Writes a state the database no longer lets the app produce (a row from before a migration's rule, a version far in
+ * the past) with one trigger switched off, inside one transaction so no other session ever sees the table without
+ * it. Only the table's owner (the migrating role, BYPASSRLS as on Neon) may switch a trigger off; the Worker's
+ * runtime role may not.
+ */
+export async function writeWithoutTrigger(table: string, trigger: string, write: SQL): Promise<void> {
+  const db = createHttpDb(getConfig(env), env.TEST_OWNER_DATABASE_URL);
+  await db.batch([
+    db.execute(sql`alter table ${sql.identifier(table)} disable trigger ${sql.identifier(trigger)}`),
+    db.execute(write),
+    db.execute(sql`alter table ${sql.identifier(table)} enable trigger ${sql.identifier(trigger)}`),
+  ]);
 }
