@@ -26,3 +26,9 @@ CREATE TRIGGER reports_next_version BEFORE UPDATE OF updated_at ON reports
   FOR EACH ROW EXECUTE FUNCTION edgepay_next_version();--> statement-breakpoint
 CREATE TRIGGER tenant_settings_next_version BEFORE UPDATE OF updated_at ON tenant_settings
   FOR EACH ROW EXECUTE FUNCTION edgepay_next_version();
+--> statement-breakpoint
+-- The sweeper re-drives a payment still processing (a refund still pending) at most once per threshold; it used to
+-- record that by bumping `updated_at`, which changed the version clients and the cache see without changing the
+-- object. It now records it in `swept_at`.
+ALTER TABLE "payments" ADD COLUMN "swept_at" timestamp (3) with time zone;--> statement-breakpoint
+ALTER TABLE "refunds" ADD COLUMN "swept_at" timestamp (3) with time zone;

@@ -172,6 +172,8 @@ export const payments = pgTable(
     attempts: integer("attempts").notNull().default(0),
     createdAt: timestamptz("created_at").notNull(),
     updatedAt: timestamptz("updated_at").notNull(),
+    /** When the sweeper last re-drove it (kept apart from updated_at, the version clients and the cache see). */
+    sweptAt: timestamptz("swept_at"),
   },
   (t) => [
     uniqueIndex("payments_tenant_credential_idempotency_key").on(t.tenantId, t.idempotencyCredential, t.idempotencyKey),
@@ -215,6 +217,8 @@ export const refunds = pgTable(
     requestFingerprint: text("request_fingerprint").notNull(),
     createdAt: timestamptz("created_at").notNull(),
     updatedAt: timestamptz("updated_at").notNull(),
+    /** When the sweeper last re-drove it (kept apart from updated_at, the version clients and the cache see). */
+    sweptAt: timestamptz("swept_at"),
   },
   (t) => [
     uniqueIndex("refunds_tenant_credential_idempotency_key").on(t.tenantId, t.idempotencyCredential, t.idempotencyKey),

@@ -1,4 +1,4 @@
-import { and, eq, inArray, lt, type SQL } from "drizzle-orm";
+import { and, eq, inArray, isNull, lt, or, type SQL } from "drizzle-orm";
 import { getConfig } from "../config";
 import { payments, refunds } from "../db/schema";
 import type { Bindings } from "../env";
@@ -14,7 +14,7 @@ const batchLimit = 500;
  * The cron sweeper (every minute). It closes the two gaps at-least-once delivery leaves:
  * 1. outbox rows whose `send()` failed or never ran (the request or consumer died after commit) are sent again;
  * 2. payments and refunds still in flight long after they should have ended (a lost message, a DLQ consumer that
- *    failed) are re-driven through the payments queue. Their `updated_at` is bumped so each is re-driven at most
+ *    failed) are re-driven through the payments queue. Their `swept_at` is set so each is re-driven at most
  *    once per threshold. Consumers are idempotent, so a duplicate is harmless;
  * 3. webhook deliveries still pending long after their last attempt are re-driven the same way
  *    (services/stuck-deliveries.ts).
@@ -33,18 +33,21 @@ export async function sweep(env: Bindings, scheduledTime: number): Promise<void>
 
       const before = new Date(Date.now() - config.sweep.processingAfterMs);
       const now = new Date();
-      /** Rows of `table` still in flight since before `before`, their updated_at bumped (re-driven once per threshold). */
+      /**
+       * Rows of `table` still in flight since before `before` and not re-driven since then, marked `swept_at` (each is
+       * re-driven at most once per threshold; `updated_at`, the version clients and the cache see, stays).
+       */
       const bumpStuck = (table: typeof payments | typeof refunds, inFlight: SQL) =>
         db.db
           .update(table)
-          .set({ updatedAt: now })
+          .set({ sweptAt: now })
           .where(
             inArray(
               table.id,
               db.db
                 .select({ id: table.id })
                 .from(table)
-                .where(and(inFlight, lt(table.updatedAt, before)))
+                .where(and(inFlight, lt(table.updatedAt, before), or(isNull(table.sweptAt), lt(table.sweptAt, before))))
                 .limit(batchLimit),
             ),
           )

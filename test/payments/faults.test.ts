@@ -107,6 +107,46 @@ describe("a payment whose message was lost", () => {
   });
 });
 
+describe("the sweeper's mark", () => {
+  it("is swept_at, not the payment's version; a stuck payment is re-driven once per threshold", async () => {
+    const t = await createTestTenant();
+    const { payment } = await acceptedOnly(t);
+    const db = testDb();
+    const scoped = ScopedDb.forService(db);
+    await scoped.run(db.update(outbox).set({ dispatchedAt: new Date() }).where(eq(outbox.tenantId, t.tenantId)));
+    await writeWithoutTrigger(
+      "payments",
+      "payments_next_version",
+      sql`update payments set updated_at = now() - interval '10 minutes' where id = ${idToUuid("pay", payment.id)}`,
+    );
+    const row = async () => (await scoped.run(db.select().from(payments).where(eq(payments.id, payment.id))))[0];
+    const version = (await row())?.updatedAt.getTime();
+    // A queue that only records: the message is "lost" again, so the payment stays stuck for the second sweep.
+    const sent: unknown[] = [];
+    const recording = {
+      send: async (body: unknown) => void sent.push(body),
+      sendBatch: async (batch: { body: unknown }[]) => void sent.push(...batch.map((m) => m.body)),
+    };
+    const sweep = async () => {
+      const ctx = createExecutionContext();
+      await worker.scheduled(
+        { cron: "* * * * *", scheduledTime: Date.now(), noRetry() {} },
+        { ...env, SWEEP_PROCESSING_AFTER_SECONDS: "60", PAYMENTS_QUEUE: recording as unknown as Queue },
+        ctx,
+      );
+      await waitOnExecutionContext(ctx);
+    };
+    const mine = () => sent.filter((m) => (m as { paymentId?: string }).paymentId === payment.id).length;
+    await sweep();
+    expect(mine()).toBe(1);
+    const after = await row();
+    expect(after?.updatedAt.getTime()).toBe(version);
+    expect(after?.sweptAt).not.toBeNull();
+    await sweep();
+    expect(mine()).toBe(1);
+  });
+});
+
 describe("the same message delivered twice, and concurrently", () => {
   it("charges once, applies once, emits one event", async () => {
     const t = await createTestTenant();
