@@ -3,6 +3,7 @@ import type { Config } from "./config";
 import type { Bindings } from "./env";
 import type { Principal } from "./services/auth";
 import type { Services } from "./services/container";
+import type { Idempotency } from "./services/idempotent-rows";
 
 export interface Variables {
   requestId: string;
@@ -17,7 +18,7 @@ export interface Variables {
   /** With a read replica: whether this tenant wrote in the last seconds (read in the guard's pipeline). */
   recentWrite: Promise<unknown> | undefined;
   /** The request's Idempotency-Key and fingerprint, when it sent one (routes that key effects in Postgres use it). */
-  idempotency: { key: string; credential: string; fingerprint: string } | undefined;
+  idempotency: Idempotency | undefined;
 }
 
 export interface AppEnv {

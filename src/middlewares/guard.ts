@@ -29,6 +29,12 @@ export interface GuardOptions {
    * their effect in Postgres, so they keep working (without replay from Redis) when Redis is down.
    */
   idempotency?: { required: boolean; dbBacked: boolean } | undefined;
+  /**
+   * This POST creates a new object: its idempotency record, cache write-throughs and write flag are written after
+   * the response (`waitUntil`), off the critical path. Safe because no older state of a new object can be cached,
+   * and a retry meanwhile finds its key in flight (docs/payments.md § Two round trips). Updates keep them before.
+   */
+  createsObject?: boolean | undefined;
 }
 
 function rateLimitHeaders(c: Context<AppEnv>, r: LimitResult): void {
@@ -92,6 +98,9 @@ export const guard = (opts: GuardOptions): MiddlewareHandler<AppEnv> =>
       if (config.databaseUrlRead && c.req.method === "GET") {
         c.set("recentWrite", prefetch(redis, c.var.services.keys.recentWrite(principal.tenantId)));
       }
+      // A write raises the read-your-writes flag before it starts, in this pipeline (the one after the write may come
+      // after the response): a read right after the response already goes to the primary.
+      if (config.databaseUrlRead && c.req.method !== "GET") waitUntil(markWrite(c));
       if (idem) claimed = claim(redis, idem);
       result = tightest(await telemetry.redis(() => Promise.all(counting)));
     }
@@ -112,9 +121,16 @@ export const guard = (opts: GuardOptions): MiddlewareHandler<AppEnv> =>
         c.executionCtx.waitUntil(claimed.then((prev) => (prev ? undefined : finish(redis, idem, undefined))));
       throw rateLimited(result);
     }
+    // After the handler: the idempotency record (when given), the cache write-throughs and the read-your-writes flag,
+    // issued in one tick so they travel as one Upstash request; before the response, or after it for a creation.
+    const after = (record?: Promise<void>) => {
+      const work = Promise.all([record, ...flushWrites(c), markWrite(c)]);
+      if (opts.createsObject) c.executionCtx.waitUntil(work);
+      else return work;
+    };
     if (!idem || !claimed) {
       await next();
-      await Promise.all([...flushWrites(c), markWrite(c)]);
+      await after();
       return;
     }
 
@@ -130,7 +146,7 @@ export const guard = (opts: GuardOptions): MiddlewareHandler<AppEnv> =>
       });
       if (opts.idempotency?.dbBacked) {
         await next();
-        await Promise.all(flushWrites(c));
+        await after();
         return;
       }
       throw new AppError("service_unavailable", {
@@ -138,11 +154,22 @@ export const guard = (opts: GuardOptions): MiddlewareHandler<AppEnv> =>
         headers: { "Retry-After": "1" },
       });
     }
+    const idemVar = c.get("idempotency");
+    if (previous?.state === "in_flight" && previous.fp === idem.fingerprint && opts.idempotency?.dbBacked && idemVar) {
+      // The first request may have answered already with its record still on the way (written after the response):
+      // the handler looks the key up in Postgres and replays the first response from there (same status and body),
+      // or answers 409 if there is none yet (services/idempotent-rows.ts `answerInFlight`). This request does not own
+      // the key: it neither stores nor releases the record.
+      c.set("idempotency", { ...idemVar, inFlight: true });
+      await next();
+      await after();
+      return;
+    }
     const replay = await decide(c, idem, previous);
     if (replay) return replay;
     await next();
-    // Same tick: the idempotency record, the cache write-throughs and the read-your-writes flag are one request.
-    await Promise.all([finish(redis, idem, c.res), ...flushWrites(c), markWrite(c)]);
+    // finish() copies the response at once (before it is sent), whenever its write happens.
+    await after(finish(redis, idem, c.res));
   };
 
 function rateLimited(result: LimitResult): AppError {

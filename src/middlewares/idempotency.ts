@@ -5,6 +5,7 @@ import { sha256Hex } from "../lib/crypto";
 import { AppError } from "../lib/errors";
 import { seal, sealingKey, unseal } from "../lib/seal";
 import { log } from "../observability/logger";
+import { keyInUse } from "../services/idempotent-rows";
 
 /*
  * Idempotency-Key (contract § Idempotency), scoped per tenant AND credential (the API key; its OAuth tokens are the
@@ -96,18 +97,11 @@ export async function decide(
       detail: "This Idempotency-Key was used with a different method, path or body.",
     });
   }
-  if (previous.state === "in_flight") {
-    throw new AppError("idempotency_key_in_use", {
-      detail: "A request with this Idempotency-Key is still being processed; retry later.",
-      headers: { "Retry-After": "1" },
-    });
-  }
+  if (previous.state === "in_flight") throw keyInUse();
   const opened = await unseal(await sealingKey(claimed.secret, sealLabel), previous.sealed ?? "", claimed.redisKey);
   if (opened === null) {
     // Sealed under another server key (rotated) or tampered with: the work was done, but cannot be replayed.
-    throw new AppError("idempotency_key_in_use", {
-      detail: "This Idempotency-Key was used by a completed request whose response can no longer be replayed.",
-    });
+    throw keyInUse("This Idempotency-Key was used by a completed request whose response can no longer be replayed.");
   }
   const stored = JSON.parse(opened) as Replay;
   const headers = new Headers(stored.headers);

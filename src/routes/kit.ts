@@ -73,6 +73,8 @@ type RouteInput = Omit<RouteConfig, "security" | "middleware"> & {
   prefetchKey?: (c: Context<AppEnv>) => string | undefined;
   /** POST only: Idempotency-Key required (and backed by a Postgres unique index). Default: optional. */
   idempotency?: { required: boolean; dbBacked: boolean };
+  /** POST that creates a new object: its idempotency record and cache writes go after the response (see guard). */
+  createsObject?: boolean;
   /** Extra problem statuses this operation declares (404, 409, ...). */
   problems?: ProblemStatus[];
 };
@@ -115,7 +117,7 @@ export function operationIdFor(method: string, path: string): string {
  * its problem responses.
  */
 export function defineRoute<const R extends RouteInput>(input: R) {
-  const { permission, problems = [], limits = ["api"], prefetchKey, idempotency, ...config } = input;
+  const { permission, problems = [], limits = ["api"], prefetchKey, idempotency, createsObject, ...config } = input;
   const idem = config.method === "post" ? (idempotency ?? { required: false, dbBacked: false }) : undefined;
   const write = config.method !== "get";
   const bodyProblems: ProblemStatus[] = write ? [413, 415] : [];
@@ -149,7 +151,7 @@ export function defineRoute<const R extends RouteInput>(input: R) {
     operationId: config.operationId ?? operationIdFor(config.method, config.path),
     responses: responses as R["responses"],
     security,
-    middleware: [guard({ permission, limits, prefetchKey, idempotency: idem })] as const,
+    middleware: [guard({ permission, limits, prefetchKey, idempotency: idem, createsObject })] as const,
     "x-permission": permission,
   });
 }

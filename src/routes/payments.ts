@@ -7,8 +7,8 @@ import { toRefund } from "../models/refund";
 import { log } from "../observability/logger";
 import { testPaymentMethods } from "../providers/provider";
 import type { PaymentsMessage } from "../queues/messages";
-import { createPayment, getPayment, listPayments } from "../services/payments";
-import { createRefund } from "../services/refunds";
+import { createPayment, getPayment, listPayments, replayInFlightPayment } from "../services/payments";
+import { createRefund, replayInFlightRefund } from "../services/refunds";
 import { cachedObject, cacheWrite, objectKeyFromPath } from "./cached";
 import { defineRoute, idParam, jsonBody, jsonResponse } from "./kit";
 import { listOf, listQuery, pageRequest, toList } from "./lists";
@@ -70,6 +70,7 @@ const create = defineRoute({
   permission: "payments:write",
   limits: ["api", "payments"],
   idempotency: { required: true, dbBacked: true },
+  createsObject: true,
   problems: [409],
   request: {
     body: jsonBody(PaymentCreate, { order_id: "ord_06bxq3zcq1n8k5rmhd7w4t9yfa", payment_method: "pm_card_visa" }),
@@ -88,6 +89,7 @@ const refund = defineRoute({
   permission: "payments:write",
   limits: ["api", "payments"],
   idempotency: { required: true, dbBacked: true },
+  createsObject: true,
   problems: [404, 409],
   request: { params: idParam("pay", example), body: jsonBody(RefundCreate, { amount: 1000 }) },
   responses: { 202: jsonResponse(Refund, "Accepted; the refund is pending.") },
@@ -124,16 +126,19 @@ const get = defineRoute({
   responses: { 200: jsonResponse(Payment, "The payment.") },
 });
 
-/** Sends the work message right away; if that fails the payment is safe in Postgres and the sweeper sends it. */
-async function enqueue(c: Context<AppEnv>, body: PaymentsMessage): Promise<void> {
-  try {
-    await c.var.services.producers.payments.send(body, { contentType: "json" });
-  } catch (err) {
+/**
+ * Sends the work message after the response (`waitUntil`: off the critical path, docs/payments.md § Two round
+ * trips); if the send fails or never happens, the payment and its outbox row are safe in Postgres and the sweeper
+ * sends it.
+ */
+function enqueue(c: Context<AppEnv>, body: PaymentsMessage): void {
+  const sending = c.var.services.producers.payments.send(body, { contentType: "json" }).catch((err: unknown) => {
     log.warn("queue send failed after commit; the sweeper will deliver it", {
       request_id: c.get("requestId"),
       error_message: String(err),
     });
-  }
+  });
+  c.executionCtx.waitUntil(sending);
 }
 
 export function registerPayments(app: App): void {
@@ -141,26 +146,32 @@ export function registerPayments(app: App): void {
     const { db, tenantId } = tenantDb(c);
     const idem = c.var.idempotency;
     if (!idem) throw new Error("idempotency key missing on a route that requires it");
-    const result = await createPayment(db, tenantId, c.req.valid("json"), idem);
+    const result = idem.inFlight
+      ? await replayInFlightPayment(db, tenantId, idem)
+      : await createPayment(db, tenantId, c.req.valid("json"), idem);
     const payment = toPayment(result.payment);
     if (result.kind === "replayed") {
       c.header("Idempotent-Replayed", "true");
       return c.json(payment, 202);
     }
-    await Promise.all([cacheWrite(c, payment.id, payment), enqueue(c, result.outbox.payload as PaymentsMessage)]);
+    enqueue(c, result.outbox.payload as PaymentsMessage);
+    await cacheWrite(c, payment.id, payment);
     return c.json(payment, 202);
   });
   app.openapi(refund, async (c) => {
     const { db, tenantId } = tenantDb(c);
     const idem = c.var.idempotency;
     if (!idem) throw new Error("idempotency key missing on a route that requires it");
-    const result = await createRefund(db, tenantId, c.req.valid("param").id, c.req.valid("json").amount, idem);
+    const result = idem.inFlight
+      ? await replayInFlightRefund(db, tenantId, idem)
+      : await createRefund(db, tenantId, c.req.valid("param").id, c.req.valid("json").amount, idem);
     if (result.kind === "replayed") {
       c.header("Idempotent-Replayed", "true");
       return c.json(toRefund(result.refund), 202);
     }
     const created = toRefund(result.refund);
-    await Promise.all([cacheWrite(c, created.id, created), enqueue(c, result.outbox.payload as PaymentsMessage)]);
+    enqueue(c, result.outbox.payload as PaymentsMessage);
+    await cacheWrite(c, created.id, created);
     return c.json(created, 202);
   });
   app.openapi(list, async (c) => {

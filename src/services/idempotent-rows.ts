@@ -13,6 +13,11 @@ export interface Idempotency {
   key: string;
   credential: string;
   fingerprint: string;
+  /**
+   * Redis holds the key in flight: the first request has not stored its response (yet). Routes whose effect is keyed
+   * in Postgres then only look the key up there (`answerInFlight`), never create.
+   */
+  inFlight?: boolean;
 }
 
 type Table = typeof payments | typeof refunds;
@@ -68,6 +73,26 @@ export async function existingForKey<T extends Table>(
 ): Promise<T["$inferSelect"]> {
   const row = await findForKey(db, table, tenantId, idem);
   if (!row) throw new Error("idempotency key conflict without a row");
+  return row;
+}
+
+/** 409: a request with this key is still being processed (contract § Idempotency). */
+export const keyInUse = (detail = "A request with this Idempotency-Key is still being processed; retry later.") =>
+  new AppError("idempotency_key_in_use", { detail, headers: { "Retry-After": "1" } });
+
+/**
+ * For a retry that finds its key in flight in Redis: the first request may have committed and answered while its
+ * record is still on the way (it is written after the response, docs/payments.md § Two round trips), so Postgres is
+ * asked. Its row → the caller replays it as created (same status and body); none yet → 409, the first is running.
+ */
+export async function answerInFlight<T extends Table>(
+  db: ScopedDb,
+  table: T,
+  tenantId: string,
+  idem: Idempotency,
+): Promise<T["$inferSelect"]> {
+  const row = await findForKey(db, table, tenantId, idem);
+  if (!row) throw keyInUse();
   return row;
 }
 

@@ -7,6 +7,7 @@ import { newId } from "../lib/ids";
 import { checkViolation, pgCode, pgConstraint, uniqueViolation } from "../lib/pg-errors";
 import type { PaymentRow } from "../models/payment";
 import {
+  answerInFlight,
   existingForKey,
   findForKey,
   type Idempotency,
@@ -80,6 +81,11 @@ export function asCreated(row: PaymentRow): PaymentRow {
     attempts: 0,
     updatedAt: row.createdAt,
   };
+}
+
+/** A retry whose key Redis holds in flight: the first request's payment from Postgres, or 409 (idempotent-rows). */
+export async function replayInFlightPayment(db: ScopedDb, tenantId: string, idem: Idempotency): Promise<CreateResult> {
+  return { kind: "replayed", payment: asCreated(await answerInFlight(db, payments, tenantId, idem)) };
 }
 
 /**

@@ -6,7 +6,14 @@ import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { checkViolation, pgCode } from "../lib/pg-errors";
 import type { RefundRow } from "../models/refund";
-import { existingForKey, type Idempotency, idempotencyColumns, keyAlreadyUsed, keyUnusedFor } from "./idempotent-rows";
+import {
+  answerInFlight,
+  existingForKey,
+  type Idempotency,
+  idempotencyColumns,
+  keyAlreadyUsed,
+  keyUnusedFor,
+} from "./idempotent-rows";
 import { type OutboxRow, outboxInsert } from "./outbox";
 import { keyset, type Page, type PageRequest, toPage } from "./pagination";
 
@@ -51,6 +58,23 @@ export async function listRefunds(
 export type RefundCreateResult =
   | { kind: "created"; refund: RefundRow; outbox: OutboxRow }
   | { kind: "replayed"; refund: RefundRow };
+
+/** The refund as the request that created it answered (202, `pending`), as the Redis path replays it. */
+const asCreated = (row: RefundRow): RefundRow => ({
+  ...row,
+  status: "pending",
+  failureCode: null,
+  updatedAt: row.createdAt,
+});
+
+/** A retry whose key Redis holds in flight: the first request's refund from Postgres, or 409 (idempotent-rows). */
+export async function replayInFlightRefund(
+  db: ScopedDb,
+  tenantId: string,
+  idem: Idempotency,
+): Promise<RefundCreateResult> {
+  return { kind: "replayed", refund: asCreated(await answerInFlight(db, refunds, tenantId, idem)) };
+}
 
 const tooLarge = () =>
   new AppError("amount_too_large", {
@@ -119,9 +143,7 @@ export async function createRefund(
     return { kind: "created", refund, outbox: box.row };
   } catch (err) {
     if (keyAlreadyUsed(err, refunds)) {
-      const row = await existingForKey(db, refunds, tenantId, idem);
-      // The body the original request got (202, `pending`), as the Redis path replays it.
-      return { kind: "replayed", refund: { ...row, status: "pending", failureCode: null, updatedAt: row.createdAt } };
+      return { kind: "replayed", refund: asCreated(await existingForKey(db, refunds, tenantId, idem)) };
     }
     if (pgCode(err) === checkViolation) throw tooLarge();
     mapRequirement(err, {
