@@ -70,9 +70,10 @@ export async function existingForKey<T extends Table>(
   table: T,
   tenantId: string,
   idem: Idempotency,
+  missing: () => Error = () => new Error("idempotency key conflict without a row"),
 ): Promise<T["$inferSelect"]> {
   const row = await findForKey(db, table, tenantId, idem);
-  if (!row) throw new Error("idempotency key conflict without a row");
+  if (!row) throw missing();
   return row;
 }
 
@@ -85,16 +86,8 @@ export const keyInUse = (detail = "A request with this Idempotency-Key is still 
  * record is still on the way (it is written after the response, docs/payments.md § Two round trips), so Postgres is
  * asked. Its row → the caller replays it as created (same status and body); none yet → 409, the first is running.
  */
-export async function answerInFlight<T extends Table>(
-  db: ScopedDb,
-  table: T,
-  tenantId: string,
-  idem: Idempotency,
-): Promise<T["$inferSelect"]> {
-  const row = await findForKey(db, table, tenantId, idem);
-  if (!row) throw keyInUse();
-  return row;
-}
+export const answerInFlight = <T extends Table>(db: ScopedDb, table: T, tenantId: string, idem: Idempotency) =>
+  existingForKey(db, table, tenantId, idem, () => keyInUse());
 
 /** As `existingForKey`, but null when the key has no row (yet). */
 export async function findForKey<T extends Table>(

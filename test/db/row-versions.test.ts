@@ -5,7 +5,7 @@ import { ScopedDb } from "../../src/db/scoped-db";
 import { nextVersion } from "../../src/db/versions";
 import { createOrderVia, insertPayment } from "../support/fixtures";
 import { call, json } from "../support/http";
-import { createTestTenant, testDb } from "../support/tenants";
+import { createTestTenant, type TestTenant, testDb } from "../support/tenants";
 
 /*
  * Row versions follow commit order (migration 0012, src/db/versions.ts): the cache keeps the higher `updated_at`, so
@@ -17,14 +17,15 @@ const version = async (table: typeof users | typeof payments, id: string) => {
   return row?.v.getTime() ?? Number.NaN;
 };
 
+async function newUser(t: TestTenant): Promise<string> {
+  const res = await call("/v1/users", json("POST", { email: `${crypto.randomUUID()}@example.com`, name: "V" }, t.auth));
+  return ((await res.json()) as { id: string }).id;
+}
+
 describe("row versions (migration 0012)", () => {
   it("an update from a clock behind the row's version stores the version + 1 ms; equal clocks too", async () => {
     const t = await createTestTenant();
-    const res = await call(
-      "/v1/users",
-      json("POST", { email: `${crypto.randomUUID()}@example.com`, name: "V" }, t.auth),
-    );
-    const id = ((await res.json()) as { id: string }).id;
+    const id = await newUser(t);
     const before = await version(users, id);
     const db = ScopedDb.forService(testDb());
     const behind = new Date(before - 5_000);
@@ -66,11 +67,7 @@ describe("row versions (migration 0012)", () => {
 
   it("concurrent updates of one row store distinct versions in commit order", async () => {
     const t = await createTestTenant();
-    const res = await call(
-      "/v1/users",
-      json("POST", { email: `${crypto.randomUUID()}@example.com`, name: "V" }, t.auth),
-    );
-    const id = ((await res.json()) as { id: string }).id;
+    const id = await newUser(t);
     const db = ScopedDb.forService(testDb());
     const same = new Date(await version(users, id));
     const stored = await Promise.all(

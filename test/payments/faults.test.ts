@@ -1,6 +1,6 @@
 import { createExecutionContext, createMessageBatch, getQueueResult, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { and, eq, isNull, sql } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { events, outbox, payments } from "../../src/db/schema";
 import { ScopedDb } from "../../src/db/scoped-db";
@@ -9,7 +9,7 @@ import { idToUuid } from "../../src/lib/ids";
 import { SandboxProvider } from "../../src/providers/sandbox";
 import { createOrderVia, writeWithoutTrigger } from "../support/fixtures";
 import { call, callDirect, json } from "../support/http";
-import { createPayment, getPaymentJson, ledger, settled, waitFor } from "../support/payments";
+import { createPayment, getPaymentJson, ledger, settled, sweepUnsentOutbox, waitFor } from "../support/payments";
 import { withFault } from "../support/standins";
 import { createTestTenant, type TestTenant, testDb } from "../support/tenants";
 
@@ -60,41 +60,34 @@ describe("queue send() failing after the commit", () => {
     const t = await createTestTenant();
     const { payment } = await acceptedOnly(t);
     expect(payment.status).toBe("processing");
-    const db = testDb();
-    const pending = await ScopedDb.forService(db).run(
-      db
-        .select()
-        .from(outbox)
-        .where(and(eq(outbox.tenantId, t.tenantId), isNull(outbox.dispatchedAt))),
-    );
-    expect(pending).toHaveLength(1);
-    await new Promise((r) => setTimeout(r, 1_100));
-    const ctx = createExecutionContext();
-    await worker.scheduled(
-      { cron: "* * * * *", scheduledTime: Date.now(), noRetry() {} },
-      { ...env, SWEEP_OUTBOX_AFTER_SECONDS: "1" },
-      ctx,
-    );
-    await waitOnExecutionContext(ctx);
+    expect(await sweepUnsentOutbox(t)).toBe(1);
     expect((await settled(t, payment.id)).status).toBe("succeeded");
     expect((await ledger(payment.id))?.calls).toBe(1);
   });
 });
 
+/**
+ * A payment processing for 10 minutes whose message was lost: its outbox row counts as received (so only the
+ * stuck-payment path can save it), and its version is in the past (only with the versions trigger off, 0012).
+ */
+async function stuckPayment(t: TestTenant) {
+  const { payment } = await acceptedOnly(t);
+  const db = testDb();
+  await ScopedDb.forService(db).run(
+    db.update(outbox).set({ dispatchedAt: new Date() }).where(eq(outbox.tenantId, t.tenantId)),
+  );
+  await writeWithoutTrigger(
+    "payments",
+    "payments_next_version",
+    sql`update payments set updated_at = now() - interval '10 minutes' where id = ${idToUuid("pay", payment.id)}`,
+  );
+  return payment;
+}
+
 describe("a payment whose message was lost", () => {
   it("is re-driven by the sweeper once it has been processing too long", async () => {
     const t = await createTestTenant();
-    const { payment } = await acceptedOnly(t);
-    const db = testDb();
-    const scoped = ScopedDb.forService(db);
-    // The outbox row counts as received (so only the stuck-payment path can save it), and the payment is old (a
-    // version in the past: only with the versions trigger off, migration 0012).
-    await scoped.run(db.update(outbox).set({ dispatchedAt: new Date() }).where(eq(outbox.tenantId, t.tenantId)));
-    await writeWithoutTrigger(
-      "payments",
-      "payments_next_version",
-      sql`update payments set updated_at = now() - interval '10 minutes' where id = ${idToUuid("pay", payment.id)}`,
-    );
+    const payment = await stuckPayment(t);
     const ctx = createExecutionContext();
     await worker.scheduled(
       { cron: "* * * * *", scheduledTime: Date.now(), noRetry() {} },
@@ -110,15 +103,9 @@ describe("a payment whose message was lost", () => {
 describe("the sweeper's mark", () => {
   it("is swept_at, not the payment's version; a stuck payment is re-driven once per threshold", async () => {
     const t = await createTestTenant();
-    const { payment } = await acceptedOnly(t);
+    const payment = await stuckPayment(t);
     const db = testDb();
     const scoped = ScopedDb.forService(db);
-    await scoped.run(db.update(outbox).set({ dispatchedAt: new Date() }).where(eq(outbox.tenantId, t.tenantId)));
-    await writeWithoutTrigger(
-      "payments",
-      "payments_next_version",
-      sql`update payments set updated_at = now() - interval '10 minutes' where id = ${idToUuid("pay", payment.id)}`,
-    );
     const row = async () => (await scoped.run(db.select().from(payments).where(eq(payments.id, payment.id))))[0];
     const version = (await row())?.updatedAt.getTime();
     // A queue that only records: the message is "lost" again, so the payment stays stuck for the second sweep.

@@ -1,15 +1,15 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { and, eq, isNull } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { redisKeys } from "../../src/cache/keys";
-import { outbox, payments } from "../../src/db/schema";
+import { payments } from "../../src/db/schema";
 import { ScopedDb } from "../../src/db/scoped-db";
 import worker from "../../src/index";
 import { sha256Hex } from "../../src/lib/crypto";
 import { createOrderVia } from "../support/fixtures";
 import { call, json, problemOf } from "../support/http";
-import { createPayment, ledger, settled } from "../support/payments";
+import { createPayment, ledger, settled, sweepUnsentOutbox } from "../support/payments";
 import { rawRedis, withFault } from "../support/standins";
 import { createTestTenant, type TestTenant, testDb } from "../support/tenants";
 
@@ -68,22 +68,7 @@ describe("writes in two round trips", () => {
     expect(sendFinished).toBe(true);
 
     // The payment and its outbox row committed before the response; the sweeper sends what the request did not.
-    const db = ScopedDb.forService(testDb());
-    const unsent = await db.run(
-      db.db
-        .select()
-        .from(outbox)
-        .where(and(eq(outbox.tenantId, t.tenantId), isNull(outbox.dispatchedAt))),
-    );
-    expect(unsent).toHaveLength(1);
-    await new Promise((r) => setTimeout(r, 1_100));
-    const sweep = createExecutionContext();
-    await worker.scheduled(
-      { cron: "* * * * *", scheduledTime: Date.now(), noRetry() {} },
-      { ...env, SWEEP_OUTBOX_AFTER_SECONDS: "1" },
-      sweep,
-    );
-    await waitOnExecutionContext(sweep);
+    expect(await sweepUnsentOutbox(t)).toBe(1);
     expect((await settled(t, payment.id)).status).toBe("succeeded");
     expect((await ledger(payment.id))?.calls).toBe(1);
   });

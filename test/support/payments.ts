@@ -1,7 +1,9 @@
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { eq } from "drizzle-orm";
-import { sandboxLedger } from "../../src/db/schema";
+import { and, eq, isNull } from "drizzle-orm";
+import { outbox, sandboxLedger } from "../../src/db/schema";
 import { ScopedDb } from "../../src/db/scoped-db";
+import worker from "../../src/index";
 import { call, json } from "./http";
 import type { TestTenant } from "./tenants";
 import { testDb } from "./tenants";
@@ -95,4 +97,27 @@ export async function receiverVerifies(secret: string, rawBody: string, header: 
     expected.length === v1.length &&
     crypto.subtle.timingSafeEqual(new TextEncoder().encode(expected), new TextEncoder().encode(v1))
   );
+}
+
+/**
+ * The tenant's outbox rows that nobody sent (the API's send failed or never happened), then one sweeper run that
+ * treats them as overdue: returns how many were unsent before it.
+ */
+export async function sweepUnsentOutbox(t: TestTenant): Promise<number> {
+  const db = testDb();
+  const unsent = await ScopedDb.forService(db).run(
+    db
+      .select()
+      .from(outbox)
+      .where(and(eq(outbox.tenantId, t.tenantId), isNull(outbox.dispatchedAt))),
+  );
+  await new Promise((r) => setTimeout(r, 1_100));
+  const ctx = createExecutionContext();
+  await worker.scheduled(
+    { cron: "* * * * *", scheduledTime: Date.now(), noRetry() {} },
+    { ...env, SWEEP_OUTBOX_AFTER_SECONDS: "1" },
+    ctx,
+  );
+  await waitOnExecutionContext(ctx);
+  return unsent.length;
 }
