@@ -1,11 +1,12 @@
 import { getConfig } from "../config";
 import type { Bindings } from "../env";
 import { backoffSeconds } from "../lib/backoff";
-import { errorFields, log } from "../observability/logger";
-import { type MessageResult, observeMessage } from "../observability/messages";
+import { errorFields } from "../observability/logger";
+import type { MessageResult } from "../observability/messages";
 import { Services } from "../services/container";
 import { createMailer } from "../services/mailer";
 import { sendReceipt } from "../services/receipts";
+import { consume } from "./consume";
 import type { QueueHandler } from "./dispatch";
 import { JobMessage } from "./jobs-messages";
 
@@ -17,50 +18,39 @@ import { JobMessage } from "./jobs-messages";
  */
 async function handle(env: Bindings, message: Message, queue: string, deadLetter: boolean): Promise<void> {
   const config = getConfig(env);
-  await observeMessage(
-    env,
-    { queue, attempt: message.attempts, messageId: message.id },
-    async (telemetry): Promise<MessageResult> => {
-      const parsed = JobMessage.safeParse(message.body);
-      if (!parsed.success) {
-        log.error("malformed jobs message dropped", { queue, message_id: message.id });
-        message.ack();
-        return { outcome: "ack", fields: { malformed: true } };
-      }
-      const m = parsed.data;
-      const fields = { job: m.kind, subject_id: m.subjectId };
-      if (deadLetter) {
-        message.ack();
-        return { outcome: "dlq", tenant: m.tenantId, fields };
-      }
-      const retry = (reason: Record<string, unknown>): MessageResult => {
-        message.retry({ delaySeconds: backoffSeconds(config.jobs.retryBaseSeconds, message.attempts) });
-        return { outcome: "retry", tenant: m.tenantId, fields: { ...fields, ...reason } };
+  await consume(env, message, queue, JobMessage, async (m, telemetry): Promise<MessageResult> => {
+    const fields = { job: m.kind, subject_id: m.subjectId };
+    if (deadLetter) {
+      message.ack();
+      return { outcome: "dlq", tenant: m.tenantId, fields };
+    }
+    const retry = (reason: Record<string, unknown>): MessageResult => {
+      message.retry({ delaySeconds: backoffSeconds(config.jobs.retryBaseSeconds, message.attempts) });
+      return { outcome: "retry", tenant: m.tenantId, fields: { ...fields, ...reason } };
+    };
+    const mailer = createMailer(config.jobs.mailLocalEndpoint, env.EMAIL);
+    if (!mailer) return retry({ reason: "no mailer: neither the EMAIL binding nor MAIL_LOCAL_ENDPOINT is set" });
+    const services = new Services(config, env, telemetry);
+    try {
+      const outcome = await sendReceipt(
+        services.tenantDb(m.tenantId),
+        mailer,
+        config.jobs.mailFrom,
+        m.tenantId,
+        m.subjectId,
+        m.outboxId,
+      );
+      if (outcome.kind === "retry") return retry({ reason: outcome.reason });
+      message.ack();
+      return {
+        outcome: "ack",
+        tenant: m.tenantId,
+        fields: outcome.kind === "sent" ? { ...fields, result: "sent" } : { ...fields, result: outcome.reason },
       };
-      const mailer = createMailer(config.jobs.mailLocalEndpoint, env.EMAIL);
-      if (!mailer) return retry({ reason: "no mailer: neither the EMAIL binding nor MAIL_LOCAL_ENDPOINT is set" });
-      const services = new Services(config, env, telemetry);
-      try {
-        const outcome = await sendReceipt(
-          services.tenantDb(m.tenantId),
-          mailer,
-          config.jobs.mailFrom,
-          m.tenantId,
-          m.subjectId,
-          m.outboxId,
-        );
-        if (outcome.kind === "retry") return retry({ reason: outcome.reason });
-        message.ack();
-        return {
-          outcome: "ack",
-          tenant: m.tenantId,
-          fields: outcome.kind === "sent" ? { ...fields, result: "sent" } : { ...fields, result: outcome.reason },
-        };
-      } catch (err) {
-        return retry(errorFields(err));
-      }
-    },
-  );
+    } catch (err) {
+      return retry(errorFields(err));
+    }
+  });
 }
 
 export const jobsConsumer: QueueHandler = async (batch, env) => {

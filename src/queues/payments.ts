@@ -2,11 +2,12 @@ import { getConfig } from "../config";
 import type { Bindings } from "../env";
 import { backoffSeconds } from "../lib/backoff";
 import { errorFields, log } from "../observability/logger";
-import { type MessageResult, observeMessage } from "../observability/messages";
+import type { MessageResult } from "../observability/messages";
 import { Services } from "../services/container";
 import { failUnprocessable, type ProcessOutcome, processPayment } from "../services/payment-processing";
 import { failUnprocessableRefund, processRefund, type RefundOutcome } from "../services/refund-processing";
 import { eachMessage } from "./concurrency";
+import { consume } from "./consume";
 import type { QueueHandler } from "./dispatch";
 import { PaymentsMessage } from "./messages";
 import { type Publishable, publish } from "./publish";
@@ -36,72 +37,61 @@ function objectsOf(outcome: ProcessOutcome | RefundOutcome): Publishable[] {
  */
 async function handle(env: Bindings, message: Message, queue: string, mode: Mode): Promise<void> {
   const config = getConfig(env);
-  await observeMessage(
-    env,
-    { queue, attempt: message.attempts, messageId: message.id },
-    async (telemetry): Promise<MessageResult> => {
-      const parsed = PaymentsMessage.safeParse(message.body);
-      if (!parsed.success) {
-        log.error("malformed payments message dropped", { queue, message_id: message.id });
-        message.ack();
-        return { outcome: "ack", fields: { malformed: true } };
-      }
-      const m = parsed.data;
-      const services = new Services(config, env, telemetry);
-      const db = services.tenantDb(m.tenantId);
-      const ids = m.kind === "payment" ? { payment_id: m.paymentId } : { refund_id: m.refundId };
-      try {
-        const outcome =
-          m.kind === "payment"
-            ? mode === "process"
-              ? await processPayment(db, services.provider, m.tenantId, m.paymentId, m.outboxId)
-              : await failUnprocessable(db, m.tenantId, m.paymentId)
-            : mode === "process"
-              ? await processRefund(db, services.provider, m.tenantId, m.refundId, m.outboxId)
-              : await failUnprocessableRefund(db, m.tenantId, m.refundId);
-        if (outcome.kind === "retry") {
-          message.retry({ delaySeconds: backoffSeconds(config.queues.paymentRetryBaseSeconds, message.attempts) });
-          return { outcome: "retry", tenant: m.tenantId, fields: { ...ids, reason: outcome.message } };
-        }
-        const published = await publish(
-          services,
-          m.tenantId,
-          objectsOf(outcome),
-          outcome.kind === "done" ? outcome.outbox : [],
-          outcome.kind === "done" ? outcome.events : [],
-        );
-        const again = published.stale > 0 || !published.live;
-        if (again && mode === "process" && message.attempts < cacheRetryDeliveries) {
-          // Redis unreachable (the old state may still be cached) or the live streams missed the events: run again
-          // later (the work is done, so the next run only republishes); a cache write that merely failed was
-          // invalidated instead and needs no retry.
-          message.retry({ delaySeconds: backoffSeconds(config.queues.paymentRetryBaseSeconds, message.attempts) });
-          return { outcome: "retry", tenant: m.tenantId, fields: { ...ids, reason: "not published" } };
-        }
-        if (published.stale > 0) log.warn("cache may hold an old state until its soft expiry", { queue, ...ids });
-        message.ack();
-        const result =
-          outcome.kind === "done"
-            ? "refund" in outcome
-              ? outcome.refund.status
-              : outcome.payment.status
-            : outcome.reason;
-        const cache =
-          published.invalidated || published.stale
-            ? { cache_invalidated: published.invalidated, cache_stale: published.stale }
-            : {};
-        return {
-          outcome: mode === "dead-letter" ? "dlq" : "ack",
-          tenant: m.tenantId,
-          fields: { ...ids, result, ...cache },
-        };
-      } catch (err) {
-        // Postgres or Redis unreachable mid-message: try this message again later; the work is idempotent.
+  await consume(env, message, queue, PaymentsMessage, async (m, telemetry): Promise<MessageResult> => {
+    const services = new Services(config, env, telemetry);
+    const db = services.tenantDb(m.tenantId);
+    const ids = m.kind === "payment" ? { payment_id: m.paymentId } : { refund_id: m.refundId };
+    try {
+      const outcome =
+        m.kind === "payment"
+          ? mode === "process"
+            ? await processPayment(db, services.provider, m.tenantId, m.paymentId, m.outboxId)
+            : await failUnprocessable(db, m.tenantId, m.paymentId)
+          : mode === "process"
+            ? await processRefund(db, services.provider, m.tenantId, m.refundId, m.outboxId)
+            : await failUnprocessableRefund(db, m.tenantId, m.refundId);
+      if (outcome.kind === "retry") {
         message.retry({ delaySeconds: backoffSeconds(config.queues.paymentRetryBaseSeconds, message.attempts) });
-        return { outcome: "retry", tenant: m.tenantId, fields: { ...ids, ...errorFields(err) } };
+        return { outcome: "retry", tenant: m.tenantId, fields: { ...ids, reason: outcome.message } };
       }
-    },
-  );
+      const published = await publish(
+        services,
+        m.tenantId,
+        objectsOf(outcome),
+        outcome.kind === "done" ? outcome.outbox : [],
+        outcome.kind === "done" ? outcome.events : [],
+      );
+      const again = published.stale > 0 || !published.live;
+      if (again && mode === "process" && message.attempts < cacheRetryDeliveries) {
+        // Redis unreachable (the old state may still be cached) or the live streams missed the events: run again
+        // later (the work is done, so the next run only republishes); a cache write that merely failed was
+        // invalidated instead and needs no retry.
+        message.retry({ delaySeconds: backoffSeconds(config.queues.paymentRetryBaseSeconds, message.attempts) });
+        return { outcome: "retry", tenant: m.tenantId, fields: { ...ids, reason: "not published" } };
+      }
+      if (published.stale > 0) log.warn("cache may hold an old state until its soft expiry", { queue, ...ids });
+      message.ack();
+      const result =
+        outcome.kind === "done"
+          ? "refund" in outcome
+            ? outcome.refund.status
+            : outcome.payment.status
+          : outcome.reason;
+      const cache =
+        published.invalidated || published.stale
+          ? { cache_invalidated: published.invalidated, cache_stale: published.stale }
+          : {};
+      return {
+        outcome: mode === "dead-letter" ? "dlq" : "ack",
+        tenant: m.tenantId,
+        fields: { ...ids, result, ...cache },
+      };
+    } catch (err) {
+      // Postgres or Redis unreachable mid-message: try this message again later; the work is idempotent.
+      message.retry({ delaySeconds: backoffSeconds(config.queues.paymentRetryBaseSeconds, message.attempts) });
+      return { outcome: "retry", tenant: m.tenantId, fields: { ...ids, ...errorFields(err) } };
+    }
+  });
 }
 
 // The messages of a batch run concurrently (eachMessage): safe because each one is about another payment or refund

@@ -1,11 +1,12 @@
 import { getConfig } from "../config";
 import type { Bindings } from "../env";
 import { backoffSeconds } from "../lib/backoff";
-import { errorFields, log } from "../observability/logger";
-import { type MessageResult, observeMessage } from "../observability/messages";
+import { errorFields } from "../observability/logger";
+import type { MessageResult } from "../observability/messages";
 import { Services } from "../services/container";
 import { deliverWebhook, failDelivery } from "../services/webhook-delivery";
 import { eachMessage } from "./concurrency";
+import { consume } from "./consume";
 import type { QueueHandler } from "./dispatch";
 import { WebhookMessage } from "./messages";
 
@@ -16,50 +17,39 @@ import { WebhookMessage } from "./messages";
  */
 async function handle(env: Bindings, message: Message, queue: string, deadLetter: boolean): Promise<void> {
   const config = getConfig(env);
-  await observeMessage(
-    env,
-    { queue, attempt: message.attempts, messageId: message.id },
-    async (telemetry): Promise<MessageResult> => {
-      const parsed = WebhookMessage.safeParse(message.body);
-      if (!parsed.success) {
-        log.error("malformed webhook message dropped", { queue, message_id: message.id });
+  await consume(env, message, queue, WebhookMessage, async (m, telemetry): Promise<MessageResult> => {
+    const services = new Services(config, env, telemetry);
+    const db = services.tenantDb(m.tenantId);
+    const fields = { delivery_id: m.deliveryId };
+    try {
+      if (deadLetter) {
+        await failDelivery(db, m.tenantId, m.deliveryId);
         message.ack();
-        return { outcome: "ack", fields: { malformed: true } };
+        return { outcome: "dlq", tenant: m.tenantId, fields };
       }
-      const m = parsed.data;
-      const services = new Services(config, env, telemetry);
-      const db = services.tenantDb(m.tenantId);
-      const fields = { delivery_id: m.deliveryId };
-      try {
-        if (deadLetter) {
-          await failDelivery(db, m.tenantId, m.deliveryId);
-          message.ack();
-          return { outcome: "dlq", tenant: m.tenantId, fields };
-        }
-        const outcome = await deliverWebhook(db, m.tenantId, m.deliveryId, config.queues.webhookTimeoutMs);
-        if (outcome.kind === "retry") {
-          message.retry({ delaySeconds: backoffSeconds(config.queues.webhookRetryBaseSeconds, message.attempts) });
-          return {
-            outcome: "retry",
-            tenant: m.tenantId,
-            fields: { ...fields, response_code: outcome.status, error: outcome.error, latency_ms: outcome.latencyMs },
-          };
-        }
-        message.ack();
-        return {
-          outcome: "ack",
-          tenant: m.tenantId,
-          fields:
-            outcome.kind === "delivered"
-              ? { ...fields, response_code: outcome.status, latency_ms: outcome.latencyMs }
-              : { ...fields, result: outcome.reason },
-        };
-      } catch (err) {
+      const outcome = await deliverWebhook(db, m.tenantId, m.deliveryId, config.queues.webhookTimeoutMs);
+      if (outcome.kind === "retry") {
         message.retry({ delaySeconds: backoffSeconds(config.queues.webhookRetryBaseSeconds, message.attempts) });
-        return { outcome: "retry", tenant: m.tenantId, fields: { ...fields, ...errorFields(err) } };
+        return {
+          outcome: "retry",
+          tenant: m.tenantId,
+          fields: { ...fields, response_code: outcome.status, error: outcome.error, latency_ms: outcome.latencyMs },
+        };
       }
-    },
-  );
+      message.ack();
+      return {
+        outcome: "ack",
+        tenant: m.tenantId,
+        fields:
+          outcome.kind === "delivered"
+            ? { ...fields, response_code: outcome.status, latency_ms: outcome.latencyMs }
+            : { ...fields, result: outcome.reason },
+      };
+    } catch (err) {
+      message.retry({ delaySeconds: backoffSeconds(config.queues.webhookRetryBaseSeconds, message.attempts) });
+      return { outcome: "retry", tenant: m.tenantId, fields: { ...fields, ...errorFields(err) } };
+    }
+  });
 }
 
 // A batch's deliveries run concurrently (eachMessage), so one slow or hanging receiver (up to WEBHOOK_TIMEOUT_MS)
