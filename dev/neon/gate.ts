@@ -93,20 +93,29 @@ export function createGate(opts: GateOptions): Gate {
   catalog?.on("error", () => {});
   /** user NUL password → when it was last found to match the role's secret. */
   const accepted = new Map<string, number>();
+  /** Checks under way, shared by the requests that arrive meanwhile (a burst as the TTL ends reads pg_authid once). */
+  const checking = new Map<string, Promise<boolean>>();
 
-  const known = async (login: Login): Promise<boolean> => {
-    if (Array.isArray(credentials)) {
-      return credentials.some((c) => c.user === login.user && c.password === login.password);
-    }
-    const key = `${login.user}\u0000${login.password}`;
-    const at = accepted.get(key);
-    if (at !== undefined && performance.now() - at < ROLE_CHECK_TTL_MS) return true;
-    const { rows } = await (catalog as pg.Pool).query<{ rolpassword: string | null }>(ROLE_SECRET, [login.user]);
+  const lookUp = async (pool: pg.Pool, login: Login, key: string): Promise<boolean> => {
+    const { rows } = await pool.query<{ rolpassword: string | null }>(ROLE_SECRET, [login.user]);
     const secret = rows[0]?.rolpassword;
     const ok = secret ? await matchesSecret(secret, login) : false;
     if (ok) accepted.set(key, performance.now());
     else accepted.delete(key);
     return ok;
+  };
+
+  const known = async (login: Login): Promise<boolean> => {
+    if (!catalog) return (credentials as Login[]).some((c) => c.user === login.user && c.password === login.password);
+    const key = `${login.user}\u0000${login.password}`;
+    const at = accepted.get(key);
+    if (at !== undefined && performance.now() - at < ROLE_CHECK_TTL_MS) return true;
+    let check = checking.get(key);
+    if (!check) {
+      check = lookUp(catalog, login, key).finally(() => checking.delete(key));
+      checking.set(key, check);
+    }
+    return check;
   };
 
   return {
