@@ -1,16 +1,22 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import pg from "pg";
+import type { Admission, Login } from "./gate";
 
 /**
  * `POST /sql`: Neon's HTTP query endpoint as `@neondatabase/serverless` (`neon()`, `sql.transaction()`) and drizzle
  * `neon-http` call it. Queries run on pooled upstream connections in TEXT output and array row mode (the driver
  * parses values itself from `dataTypeID`), in extended query mode so that a multi-statement string fails with
- * 42601 as on Neon. Postgres errors answer HTTP 400 with every error field, which the driver copies onto NeonDbError.
+ * 42601 as on Neon. Errors answer Neon's JSON (`sql_over_http.rs` in neondatabase/neon): every Postgres error field,
+ * null when absent, which the driver copies onto NeonDbError. HTTP 400 for a query error, a wrong login (message
+ * `password authentication failed for user '…'`, code "": it is the proxy's, not Postgres's) and an unknown
+ * database (3D000); 500 for any other error while connecting (the driver: "Server error (HTTP status 500)").
  */
 
 export interface SqlHandlerOptions {
-  /** The upstream pool for a database name and the connection string's login (Neon routes and authenticates by it). */
-  poolFor: (database: string, login: { user: string; password: string }) => pg.Pool;
+  /** Neon's proxy: checks the connection string's login and database, and says how to log in upstream. */
+  admit: (login: Login, database: string) => Promise<Admission>;
+  /** The upstream pool for an admitted connection string. */
+  poolFor: (admitted: { database: string; login: Login }) => pg.Pool;
   /** Run Neon's connection reset before a connection goes back to the pool (off for PGlite's single session). */
   resetConnections: boolean;
 }
@@ -164,14 +170,16 @@ async function run(client: pg.PoolClient, q: SqlQuery, shape: Shape) {
   return { fields, rows, command: r.command, rowCount: r.rowCount, rowAsArray: shape.arrayMode };
 }
 
-function errorBody(err: pg.DatabaseError): Record<string, unknown> {
-  const body: Record<string, unknown> = { message: err.message };
-  for (const f of errorFields) body[f] = err[f];
+/** Neon's error JSON: `code` and `severity` are "" and the other fields null when there is no Postgres error. */
+function errorBody(message: string, fields: Partial<Record<(typeof errorFields)[number], string>> = {}) {
+  const body: Record<string, unknown> = { message };
+  for (const f of errorFields) body[f] = fields[f] ?? (f === "code" || f === "severity" ? "" : null);
   return body;
 }
+const pgErrorBody = (err: pg.DatabaseError) => errorBody(err.message, err);
 
 export function createSqlHandler(opts: SqlHandlerOptions) {
-  const { poolFor, resetConnections } = opts;
+  const { admit, poolFor, resetConnections } = opts;
 
   /** The reset runs after the response is sent, off the request's critical path. */
   const release = (client: pg.PoolClient) => {
@@ -215,9 +223,15 @@ export function createSqlHandler(opts: SqlHandlerOptions) {
 
     let client: pg.PoolClient;
     try {
-      client = await poolFor(target.database, target.login).connect();
+      const admitted = await admit(target.login, target.database);
+      if (admitted.refused === "password") return send(res, 400, errorBody(admitted.message));
+      if (admitted.refused === "database") {
+        return send(res, 400, errorBody(admitted.message, { severity: "FATAL", code: "3D000" }));
+      }
+      client = await poolFor(admitted).connect();
     } catch (err) {
-      if (err instanceof pg.DatabaseError) return send(res, 400, errorBody(err));
+      // Neon: a database the server does not have is the user's mistake (400); Postgres refusing otherwise, 500.
+      if (err instanceof pg.DatabaseError) return send(res, err.code === "3D000" ? 400 : 500, pgErrorBody(err));
       return send(res, 502, { message: `upstream unreachable: ${(err as Error).message}` });
     }
     let inTransaction = false;
@@ -233,7 +247,7 @@ export function createSqlHandler(opts: SqlHandlerOptions) {
     } catch (err) {
       // Roll back before answering, so the caller never races a half-done batch still holding its locks.
       if (inTransaction) await client.query("ROLLBACK").catch(() => {});
-      if (err instanceof pg.DatabaseError) return send(res, 400, errorBody(err));
+      if (err instanceof pg.DatabaseError) return send(res, 400, pgErrorBody(err));
       throw err;
     } finally {
       release(client);

@@ -1,5 +1,6 @@
 import pg from "pg";
 import { type StandIn, startHttpStandIn } from "../lib/standin";
+import { type Credentials, createGate, type Login } from "./gate";
 import { createSqlHandler } from "./http";
 import { parseUpstream } from "./pgwire";
 import { createWsTunnel } from "./ws";
@@ -10,17 +11,20 @@ import { createWsTunnel } from "./ws";
  * Counters (`/sql`, `upgrade:/v2`), latency and fault switches come from the shared stand-in plumbing.
  *
  * App configuration: `neonConfig.fetchEndpoint = "<url>/sql"`, `neonConfig.wsProxy = "127.0.0.1:<port>/v2"`,
- * `neonConfig.useSecureWebSocket = false`. By default every connection string is served by the upstream database;
- * with `routeByDatabase`, the database a connection string names over HTTP selects the database on the upstream
- * server (as on Neon), so a primary and a "read replica" database can sit behind one stand-in. Host, user and
- * password are not checked and every upstream login uses the upstream URL's credentials, unless `loginAsCaller`:
- * then `/sql` logs in upstream as the connection string's user with its password, as Neon does (the tests use it, so
- * the Worker's DATABASE_URL decides its database role; the password is checked as the upstream server's pg_hba says:
- * not at all under the local `trust`).
+ * `neonConfig.useSecureWebSocket = false`. The connection string's host is not looked at (any `ep-….neon.tech`
+ * works, `?sslmode=require&channel_binding=require` too); its user, password and database are, on both transports,
+ * as Neon's proxy checks them (dev/neon/gate.ts): a login that is not one of `credentials` fails with Neon's
+ * `password authentication failed for user '…'`, a database other than the upstream URL's (or, with
+ * `routeByDatabase`, one the upstream server lacks) with `database "…" does not exist`. By default the one accepted
+ * login is the upstream URL's, and every upstream login uses it; with `loginAsCaller` the stand-in logs in upstream
+ * as the connection string's role (the tests: the Worker's DATABASE_URL decides its database role), and
+ * `credentials: { roles }` accepts every role of the server with its own password.
  */
 
+export type { Credentials } from "./gate";
+
 export interface NeonStandInOptions {
-  /** postgres:// URL of the real database; its credentials are used for every upstream login. */
+  /** postgres:// URL of the real database; its user and password log in upstream, unless `loginAsCaller`. */
   upstream: string;
   host?: string;
   port?: number;
@@ -30,29 +34,32 @@ export interface NeonStandInOptions {
   upstreamKind?: "postgres" | "pglite";
   /** Upstream connections behind `/sql` (default 16; PGlite: 1). */
   poolSize?: number;
-  /** Serve the database named in the connection string (same server and credentials) instead of the upstream's. */
+  /** The logins connection strings may use (default: the upstream URL's user and password). */
+  credentials?: Credentials;
+  /** Serve the database named in the connection string (same server) instead of only the upstream's. */
   routeByDatabase?: boolean;
-  /** `/sql` logs in upstream with the connection string's user and password instead of the upstream URL's. */
+  /** Log in upstream with the connection string's user and password instead of the upstream URL's. */
   loginAsCaller?: boolean;
 }
 
 export async function startNeonStandIn(opts: NeonStandInOptions): Promise<StandIn> {
   const pglite = opts.upstreamKind === "pglite";
-  const upstreamDb = decodeURIComponent(new URL(opts.upstream).pathname.slice(1));
+  // PGlite is one database and one session: no routing, one login.
+  const gate = createGate({
+    upstream: opts.upstream,
+    credentials: opts.credentials,
+    routeByDatabase: !pglite && Boolean(opts.routeByDatabase),
+    loginAsCaller: !pglite && Boolean(opts.loginAsCaller),
+  });
   const pools = new Map<string, pg.Pool>();
-  const poolFor = (database: string, login: { user: string; password: string }): pg.Pool => {
-    // PGlite is one database; elsewhere a connection string's database selects the upstream database.
-    const name = pglite || !opts.routeByDatabase || !database ? upstreamDb : database;
-    const caller = opts.loginAsCaller && !pglite ? login : undefined;
-    const key = caller ? `${name}\u0000${caller.user}\u0000${caller.password}` : name;
+  const poolFor = ({ database, login }: { database: string; login: Login }): pg.Pool => {
+    const key = `${database}\u0000${login.user}\u0000${login.password}`;
     let pool = pools.get(key);
     if (!pool) {
       const url = new URL(opts.upstream);
-      url.pathname = `/${encodeURIComponent(name)}`;
-      if (caller) {
-        url.username = encodeURIComponent(caller.user);
-        url.password = encodeURIComponent(caller.password);
-      }
+      url.pathname = `/${encodeURIComponent(database)}`;
+      url.username = encodeURIComponent(login.user);
+      url.password = encodeURIComponent(login.password);
       pool = new pg.Pool({
         connectionString: url.toString(),
         max: pglite ? 1 : (opts.poolSize ?? 16),
@@ -65,7 +72,8 @@ export async function startNeonStandIn(opts: NeonStandInOptions): Promise<StandI
     }
     return pool;
   };
-  const tunnel = createWsTunnel({ upstream: parseUpstream(opts.upstream) });
+  const { host, port } = parseUpstream(opts.upstream);
+  const tunnel = createWsTunnel({ upstream: { host, port }, admit: gate.admit });
 
   return startHttpStandIn({
     name: "neon",
@@ -73,11 +81,12 @@ export async function startNeonStandIn(opts: NeonStandInOptions): Promise<StandI
     port: opts.port,
     controlPort: opts.controlPort,
     latencyMs: opts.latencyMs,
-    handle: createSqlHandler({ poolFor, resetConnections: !pglite }),
+    handle: createSqlHandler({ admit: gate.admit, poolFor, resetConnections: !pglite }),
     upgrade: (req, socket, head) => tunnel.upgrade(req, socket, head),
     async onClose() {
       await tunnel.close();
       await Promise.all([...pools.values()].map((p) => p.end()));
+      await gate.close();
     },
   });
 }

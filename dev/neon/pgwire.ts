@@ -3,8 +3,8 @@ import { connect, type Socket } from "node:net";
 
 /**
  * The few pieces of the Postgres wire protocol (v3) the WebSocket tunnel needs: message framing, the startup
- * message, and an upstream login (trust, cleartext, md5, SCRAM-SHA-256) done by the stand-in itself, because the
- * driver pipelines a cleartext password that a SCRAM server would never ask for.
+ * message, Neon's proxy error, and an upstream login (trust, cleartext, md5, SCRAM-SHA-256) done by the stand-in
+ * itself, because the driver pipelines a cleartext password that a SCRAM server would never ask for.
  */
 
 export const PROTOCOL_V3 = 196608;
@@ -84,6 +84,16 @@ export function errorResponse(code: string, message: string, severity = "FATAL")
   );
 }
 
+/**
+ * An error as Neon's proxy writes it to a Postgres client (`PqStream::throw_error` in neondatabase/neon
+ * proxy/src/stream.rs): severity ERROR, SQLSTATE XX000 whatever the cause, and the message alone. A wrong password
+ * and an unknown database both reach the client in this shape, not with Postgres's FATAL 28P01 / 3D000.
+ */
+export function proxyError(message: string): Buffer {
+  const field = (t: string, v: string) => Buffer.concat([Buffer.from(t, "latin1"), cstr(v)]);
+  return typed("E", Buffer.concat([field("S", "ERROR"), field("C", "XX000"), field("M", message), Buffer.from([0])]));
+}
+
 export function parseErrorFields(body: Buffer): Record<string, string> {
   const out: Record<string, string> = {};
   let at = 0;
@@ -118,22 +128,18 @@ export function parseUpstream(url: string): UpstreamTarget {
   };
 }
 
-/** A login that the upstream refused; `raw` is its ErrorResponse, ready to be relayed to the client. */
-export class UpstreamLoginError extends Error {
-  constructor(
-    message: string,
-    readonly raw: Buffer,
-  ) {
-    super(message);
-  }
-}
+/** An ErrorResponse of the upstream before its first ReadyForQuery (login refused, database missing...). */
+export class UpstreamLoginError extends Error {}
 
 const md5hex = (data: Buffer | string) => createHash("md5").update(data).digest("hex");
 const hmac = (key: Buffer, data: string) => createHmac("sha256", key).update(data).digest();
 
-/** PBKDF2 is the slow part of SCRAM (4096 rounds); a role's salt is fixed, so cache per password/salt/rounds. */
+/**
+ * SCRAM's SaltedPassword (PBKDF2-HMAC-SHA-256, `salt` in base64). PBKDF2 is the slow part of SCRAM (4096 rounds); a
+ * role's salt is fixed until its password changes, so it is cached per password/salt/rounds.
+ */
 const saltedCache = new Map<string, Promise<Buffer>>();
-function saltedPassword(password: string, salt: string, rounds: number): Promise<Buffer> {
+export function saltedPassword(password: string, salt: string, rounds: number): Promise<Buffer> {
   const key = `${rounds}:${salt}:${password}`;
   let hit = saltedCache.get(key);
   if (!hit) {
@@ -173,9 +179,10 @@ async function scramFinal(
 }
 
 /**
- * Opens a TCP (or Unix) connection and logs in. Resolves once AuthenticationOk arrives, with the socket paused and
- * every byte from AuthenticationOk on (ParameterStatus, BackendKeyData, ReadyForQuery...) in `rest`. The caller
- * must attach its own `error` listener at once.
+ * Opens a TCP (or Unix) connection and logs in. Resolves once the first ReadyForQuery arrives, with the socket
+ * paused and every byte from AuthenticationOk on (ParameterStatus, BackendKeyData, ReadyForQuery...) in `rest`; an
+ * ErrorResponse before it (wrong password, unknown database: Postgres checks the database after authenticating)
+ * rejects with UpstreamLoginError. The caller must attach its own `error` listener at once.
  */
 export function loginUpstream(
   target: UpstreamTarget,
@@ -188,6 +195,8 @@ export function loginUpstream(
     socket.setNoDelay(true);
     let buf: Buffer = Buffer.alloc(0);
     let scram: ScramState | undefined;
+    /** Messages from AuthenticationOk on, relayed to the client once ReadyForQuery completes them. */
+    let relay: Buffer[] | undefined;
     let settled = false;
     const fail = (err: Error) => {
       if (settled) return;
@@ -200,11 +209,18 @@ export function loginUpstream(
     const onMessage = async (m: PgMessage): Promise<boolean> => {
       if (m.type === "E") {
         const f = parseErrorFields(m.body);
-        throw new UpstreamLoginError(f.M ?? "upstream login failed", Buffer.from(m.raw));
+        throw new UpstreamLoginError(f.M ?? "upstream login failed");
+      }
+      if (relay) {
+        relay.push(m.raw);
+        return m.type === "Z";
       }
       if (m.type !== "R") return false; // NoticeResponse, NegotiateProtocolVersion: nothing to do
       const code = m.body.readInt32BE(0);
-      if (code === 0) return true;
+      if (code === 0) {
+        relay = [m.raw];
+        return false;
+      }
       if (code === 3) send("p", cstr(target.password));
       else if (code === 5) {
         const inner = md5hex(target.password + target.user);
@@ -247,7 +263,7 @@ export function loginUpstream(
             socket.pause();
             socket.off("error", fail);
             socket.off("close", onClose);
-            resolve({ socket, rest: buf.subarray(consumed) });
+            resolve({ socket, rest: Buffer.concat([...(relay ?? []), buf.subarray(consumed + m.raw.length)]) });
             return;
           }
           consumed += m.raw.length;

@@ -20,9 +20,10 @@ export function withDatabase(url: string, database: string): string {
   return u.toString();
 }
 
-/** Creates `edgepay_conf_<random>` on the machine's Postgres; `drop()` removes it even with sessions left open. */
-export async function createTempDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `edgepay_conf_${randomBytes(5).toString("hex")}`;
+export const tempDatabaseName = () => `edgepay_conf_${randomBytes(5).toString("hex")}`;
+
+/** Creates `name` on the machine's Postgres; `drop()` removes it even with sessions left open. */
+export async function createTempDatabase(name = tempDatabaseName()): Promise<{ url: string; drop(): Promise<void> }> {
   const admin = new pg.Client(baseUrl);
   await admin.connect();
   await admin.query(`CREATE DATABASE ${name}`);

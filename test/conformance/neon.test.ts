@@ -11,7 +11,13 @@ import ws from "ws";
 import type { StandIn } from "../../dev/lib/standin";
 import { startNeonStandIn } from "../../dev/neon";
 import { cstr, splitMessages, startupMessage, typed } from "../../dev/neon/pgwire";
-import { clusterUnavailable, createTempDatabase, startTempCluster, type TempCluster } from "./neon-harness";
+import {
+  clusterUnavailable,
+  createTempDatabase,
+  startTempCluster,
+  type TempCluster,
+  tempDatabaseName,
+} from "./neon-harness";
 
 /**
  * Conformance of the Neon stand-in (dev/neon) with the real clients: @neondatabase/serverless over HTTP and
@@ -24,8 +30,11 @@ const items = pgTable("items", {
   qty: integer("qty").notNull().default(0),
 });
 
-/** The driver's view of the database; the stand-in serves every connection string from its one upstream. */
-const CONN = "postgresql://app:secret@ep-conformance-0001.local/neondb";
+/** The throwaway database, and the login the main stand-in accepts for it (its upstream login is `postgres`). */
+const DB = tempDatabaseName();
+const LOGIN = { user: "app", password: "secret" };
+/** The driver's view of the database: any host, but the stand-in's login and database, as on Neon. */
+const CONN = `postgresql://app:secret@ep-conformance-0001.local/${DB}`;
 const sql = neon(CONN);
 
 let standIn: StandIn;
@@ -55,10 +64,10 @@ function newPool(connectionString = CONN): Pool {
 const count = async (sku: string) => (await sql`select count(*)::int as n from items where sku = ${sku}`)[0]?.n;
 
 beforeAll(async () => {
-  const db = await createTempDatabase();
+  const db = await createTempDatabase(DB);
   upstream = db.url;
   dropDb = db.drop;
-  standIn = await startNeonStandIn({ upstream, port: 0 });
+  standIn = await startNeonStandIn({ upstream, port: 0, credentials: [LOGIN] });
   neonConfig.fetchEndpoint = (host) => `${(routes.get(host) ?? standIn).url}/sql`;
   neonConfig.wsProxy = (host, port) => `127.0.0.1:${(routes.get(host) ?? standIn).port}/v2?address=${host}:${port}`;
   neonConfig.useSecureWebSocket = false;
@@ -105,7 +114,7 @@ describe("HTTP /sql", () => {
   });
 
   it("resets a pooled connection between requests and answers Neon's JSON shape", async () => {
-    const one = await startNeonStandIn({ upstream, poolSize: 1 });
+    const one = await startNeonStandIn({ upstream, poolSize: 1, credentials: [LOGIN] });
     const post = async (query: string, arrayMode = true) => {
       const res = await fetch(`${one.url}/sql`, {
         method: "POST",
@@ -232,7 +241,7 @@ describe("WebSocket protocol", () => {
     });
     await new Promise((resolve) => sock.once("open", resolve));
     // Startup, password and first query in one frame, as the driver pipelines them.
-    const startup = startupMessage({ user: "app", database: "neondb", application_name: "raw-test" });
+    const startup = startupMessage({ user: "app", database: DB, application_name: "raw-test" });
     sock.send(Buffer.concat([startup, typed("p", cstr("secret")), typed("Q", cstr("select 40 + 2 as n"))]));
     const { messages } = splitMessages(await twoReady);
     sock.close();
@@ -464,14 +473,17 @@ describe.skipIf(noCluster !== undefined)("WebSocket upstream login: md5 and SCRA
     await cluster?.stop();
   });
 
-  /** A stand-in logging in as `user`, and a connection string whose host routes the driver to it. */
+  /**
+   * A stand-in logging in as `user` (which is also the one login it accepts, by default), and a connection string
+   * with that login whose host routes the driver to it.
+   */
   async function routeTo(user: string, password: string): Promise<string> {
     const auth = `${encodeURIComponent(user)}:${encodeURIComponent(password)}`;
     const s = await startNeonStandIn({ upstream: `postgres://${auth}@127.0.0.1:${cluster.port}/postgres` });
     extra.push(s);
     const host = `ep-${user}-${extra.length}.local`;
     routes.set(host, s);
-    return `postgresql://whoever:anything@${host}/neondb`;
+    return `postgresql://${auth}@${host}/postgres`;
   }
 
   it.each([
@@ -487,12 +499,13 @@ describe.skipIf(noCluster !== undefined)("WebSocket upstream login: md5 and SCRA
     }
   });
 
-  it("relays a refused upstream login to the client as 28P01", async () => {
+  it("relays a refused upstream login as Neon's proxy relays a compute's refusal: XX000, upstream's message", async () => {
+    // The stand-in believes the password (its upstream URL's) that the upstream refuses: a misconfigured stand-in.
     const pool = newPool(await routeTo("scramuser", "wrong"));
     const err = await rejection(pool.query("select 1"));
     await pool.end().catch(() => {});
-    expect(err.code).toBe("28P01");
-    expect(err.message).toMatch(/password authentication failed for user "scramuser"/);
+    expect(err).toMatchObject({ code: "XX000", severity: "ERROR" });
+    expect(err.message).toBe('password authentication failed for user "scramuser"');
   });
 });
 
@@ -500,7 +513,7 @@ describe("PGlite upstream (the dev server's fallback)", () => {
   let db: PGlite;
   let server: PGLiteSocketServer;
   let lite: StandIn;
-  const conn = "postgresql://app:secret@ep-pglite.local/neondb";
+  const conn = "postgresql://app:secret@ep-pglite.local/postgres";
 
   beforeAll(async () => {
     db = await PGlite.create();
@@ -509,6 +522,7 @@ describe("PGlite upstream (the dev server's fallback)", () => {
     lite = await startNeonStandIn({
       upstream: `postgres://postgres@${server.getServerConn()}/postgres`,
       upstreamKind: "pglite",
+      credentials: [LOGIN],
     });
     routes.set("ep-pglite.local", lite);
   });

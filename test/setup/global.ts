@@ -67,8 +67,15 @@ export default async function setup(project: TestProject) {
   const replicaUrl = withLogin(replicaOwnerUrl, runtime);
   // routeByDatabase: the read-replica tests point DATABASE_URL_READ at a second database behind the same stand-in.
   // loginAsCaller: like Neon, the stand-in logs in as the connection string's role, so the Worker's DATABASE_URL (the
-  // runtime role) decides what the database lets it do.
-  const neon = await startNeonStandIn({ upstream: databaseUrl, routeByDatabase: true, loginAsCaller: true });
+  // runtime role) decides what the database lets it do. credentials: like Neon, every role of the server logs in with
+  // its own password only (checked against pg_authid through the server's superuser URL: the local server trusts
+  // loopback and would take any password), so a wrong password fails here as it does on Neon.
+  const neon = await startNeonStandIn({
+    upstream: databaseUrl,
+    routeByDatabase: true,
+    loginAsCaller: true,
+    credentials: { roles: serverUrl },
+  });
   // The realistic-latency mode (test/setup/latency.ts) delays every Upstash request like a distant primary would.
   const latency = upstashLatency(project.name);
   const upstash = await startUpstashStandIn({
