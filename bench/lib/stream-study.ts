@@ -28,6 +28,9 @@ export interface StreamRun {
   /** Messages carrying another tenant's event id (must be 0). */
   foreign: number;
   latencyMs: { p50: number; p95: number; p99: number; max: number };
+  /** Per event, over its receivers: the first one's latency (commit → the object's send, plus one hop) and the time
+   * from the first to the last receiver (the fan-out). Medians over the events. */
+  perEventMs: { firstP50: number; spreadP50: number; spreadMax: number };
   /** Messages received by all clients per second, first commit → last message. */
   messagesPerSecond: number;
   connectSeconds: number;
@@ -159,47 +162,55 @@ async function run(
     const tenant = i % seeds.length;
     return queue[tenant * paymentsPerTenant + Math.floor(i / seeds.length)];
   });
-  const posts: Promise<number>[] = [];
-  for (const [i, item] of order.entries()) {
-    if (!item) continue;
-    const due = started.getTime() + (i * 1000) / rate;
-    if (due > Date.now()) await sleep(due - Date.now());
-    posts.push(
-      fetch(`${ctx.stack.appUrl}/v1/payments`, {
-        method: "POST",
-        headers: {
-          Authorization: `Bearer ${item.s.secret}`,
-          "Content-Type": "application/json",
-          "Idempotency-Key": `st-${item.o}`,
-        },
-        body: JSON.stringify({ order_id: item.o, payment_method: "pm_card_visa" }),
-      }).then((r) => r.status),
-    );
-  }
-  const statuses = await Promise.all(posts);
-  const refused = statuses.filter((s) => s !== 202).length;
-  if (refused) ctx.log(`stream ${name}: ${refused} payments not accepted (statuses ${[...new Set(statuses)]})`);
-  await Promise.all(seeds.map((s) => waitTerminal(ctx.stack.databaseUrl, s.tenantId, timeoutMs)));
+  const flow = async () => {
+    const posts: Promise<number>[] = [];
+    for (const [i, item] of order.entries()) {
+      if (!item) continue;
+      const due = started.getTime() + (i * 1000) / rate;
+      if (due > Date.now()) await sleep(due - Date.now());
+      posts.push(
+        fetch(`${ctx.stack.appUrl}/v1/payments`, {
+          method: "POST",
+          headers: {
+            Authorization: `Bearer ${item.s.secret}`,
+            "Content-Type": "application/json",
+            "Idempotency-Key": `st-${item.o}`,
+          },
+          body: JSON.stringify({ order_id: item.o, payment_method: "pm_card_visa" }),
+        }).then((r) => r.status),
+      );
+    }
+    const statuses = await Promise.all(posts);
+    const refused = statuses.filter((s) => s !== 202).length;
+    if (refused) ctx.log(`stream ${name}: ${refused} payments not accepted (statuses ${[...new Set(statuses)]})`);
+    await Promise.all(seeds.map((s) => waitTerminal(ctx.stack.databaseUrl, s.tenantId, timeoutMs)));
 
-  // The truth: each tenant's events since the run started, from Postgres.
-  const truth = await withPg(ctx.stack.databaseUrl, async (c) =>
-    Promise.all(
-      seeds.map(async (s) => {
-        const { rows } = await c.query<{ id: string; at: Date }>(
-          "select id::text, created_at as at from events where tenant_id = $1 and created_at >= $2",
-          [tenantUuid(s.tenantId), started],
-        );
-        return new Map(rows.map((r) => [uuidToId("evt", r.id), r.at.getTime()]));
-      }),
-    ),
-  );
-  const expected = clients.reduce((n, c) => n + (truth[c.tenant]?.size ?? 0), 0);
-  const received = () =>
-    clients.reduce((n, c) => n + [...c.got.keys()].filter((id) => truth[c.tenant]?.has(id)).length, 0);
-  const deadline = Date.now() + 30_000;
-  while (received() < expected && Date.now() < deadline) await sleep(200);
+    // The truth: each tenant's events since the run started, from Postgres.
+    const truth = await withPg(ctx.stack.databaseUrl, async (c) =>
+      Promise.all(
+        seeds.map(async (s) => {
+          const { rows } = await c.query<{ id: string; at: Date }>(
+            "select id::text, created_at as at from events where tenant_id = $1 and created_at >= $2",
+            [tenantUuid(s.tenantId), started],
+          );
+          return new Map(rows.map((r) => [uuidToId("evt", r.id), r.at.getTime()]));
+        }),
+      ),
+    );
+    const expected = clients.reduce((n, c) => n + (truth[c.tenant]?.size ?? 0), 0);
+    const received = () =>
+      clients.reduce((n, c) => n + [...c.got.keys()].filter((id) => truth[c.tenant]?.has(id)).length, 0);
+    const deadline = Date.now() + 30_000;
+    while (received() < expected && Date.now() < deadline) await sleep(200);
+    const seconds = (Date.now() - started.getTime()) / 1000;
+    return { truth, expected, requests: expected, rps: expected / seconds, seconds: Math.round(seconds) };
+  };
+  // `--profile stream`: the app isolate (Worker, consumer and the tenant's object) while the messages flow.
+  const profiled = ctx.profile?.scenario === "stream" && seeds.length === 1 ? ctx.profile : undefined;
+  const { truth, expected } = profiled ? await profiled.run(flow) : await flow();
 
   const latencies: number[] = [];
+  const arrivals = new Map<string, { committed: number; first: number; last: number }>();
   let foreign = 0;
   let last = 0;
   for (const c of clients) {
@@ -212,8 +223,14 @@ async function run(
       }
       latencies.push(at - committed);
       last = Math.max(last, at);
+      const a = arrivals.get(id) ?? { committed, first: at, last: at };
+      a.first = Math.min(a.first, at);
+      a.last = Math.max(a.last, at);
+      arrivals.set(id, a);
     }
   }
+  const firsts = [...arrivals.values()].map((a) => a.first - a.committed).sort((a, b) => a - b);
+  const spreads = [...arrivals.values()].map((a) => a.last - a.first).sort((a, b) => a - b);
   latencies.sort((a, b) => a - b);
   const clientCpu = process.cpuUsage(cpu0.client);
   const cpu = { workerdMs: workerd().cpuMs - cpu0.workerd, clientMs: (clientCpu.user + clientCpu.system) / 1000 };
@@ -238,6 +255,7 @@ async function run(
       p99: quantile(latencies, 0.99),
       max: latencies.at(-1) ?? 0,
     },
+    perEventMs: { firstP50: quantile(firsts, 0.5), spreadP50: quantile(spreads, 0.5), spreadMax: spreads.at(-1) ?? 0 },
     messagesPerSecond: last > firstCommit ? (delivered / (last - firstCommit)) * 1000 : 0,
     connectSeconds,
     cpuMsPerMessage: {
@@ -269,7 +287,8 @@ export function streamSummary(r: StreamStudy): string {
   return r.runs
     .map(
       (x) =>
-        `${x.name}: commit → client p50 ${x.latencyMs.p50} ms, p95 ${x.latencyMs.p95} ms, p99 ${x.latencyMs.p99} ms; ` +
+        `${x.name}: commit → client p50 ${x.latencyMs.p50} ms, p95 ${x.latencyMs.p95} ms, p99 ${x.latencyMs.p99} ms ` +
+        `(per event: first client ${x.perEventMs.firstP50} ms, first → last ${x.perEventMs.spreadP50} ms); ` +
         `${Math.round(x.messagesPerSecond).toLocaleString("en-US")} msg/s; ${x.lost} lost, ${x.duplicates} duplicates, ` +
         `${x.foreign} foreign of ${x.expected.toLocaleString("en-US")}; workerd ${x.cpuMsPerMessage.workerd.toFixed(3)} ` +
         `CPU ms/message (clients ${x.cpuMsPerMessage.clients.toFixed(3)}), ${x.memory.perSocketKb.toFixed(1)} KiB/socket`,
