@@ -1,9 +1,12 @@
 import { readdirSync, readFileSync } from "node:fs";
 import WebSocket from "ws";
 import { uuidToId } from "../../src/lib/ids";
+import { repoRoot } from "./build";
+import { type FloorResult, fanoutFloor } from "./fanout-floor";
 import { tenantUuid, waitTerminal, withPg } from "./pgstats";
 import type { BenchSeed } from "./seed";
 import type { StudyContext } from "./study";
+import { workerOptionsFrom } from "./worker-config";
 
 /**
  * Live events (docs/realtime.md) under fan-out: N WebSocket clients connected to GET /v1/events/stream, payments
@@ -40,6 +43,9 @@ export interface StreamRun {
   /** workerd's resident memory with one socket per tenant open, then with all: per socket = the difference / the
    * sockets added (the objects' share of each socket, its attachment and buffers). */
   memory: { beforeMb: number; afterMb: number; perSocketKb: number };
+  /** One-tenant run only: a bare Durable Object sending as many messages of the same size to as many sockets, right
+   * after, on the same machine (bench/lib/fanout-floor.ts): what workerd and the clients alone cost. */
+  floor?: FloorResult;
 }
 
 export interface StreamStudy {
@@ -63,6 +69,7 @@ interface Client {
   tenant: number;
   got: Map<string, number>;
   dup: number;
+  bytes: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -107,9 +114,10 @@ function open(url: string, secret: string, tenant: number): Promise<Client> {
       perMessageDeflate: false,
       skipUTF8Validation: true,
     });
-    const c: Client = { ws, tenant, got: new Map(), dup: 0 };
+    const c: Client = { ws, tenant, got: new Map(), dup: 0, bytes: 0 };
     ws.on("message", (data: Buffer) => {
       const at = Date.now();
+      c.bytes += data.length;
       const id = idOf.exec(data.toString("latin1", 0, 40))?.[1];
       if (!id) return;
       if (c.got.has(id)) c.dup++;
@@ -236,7 +244,24 @@ async function run(
   const cpu = { workerdMs: workerd().cpuMs - cpu0.workerd, clientMs: (clientCpu.user + clientCpu.system) / 1000 };
   const firstCommit = Math.min(...truth.flatMap((m) => [...m.values()]));
   const delivered = latencies.length;
+  const bytes = clients.reduce((n, c) => n + c.bytes, 0);
   for (const c of clients) c.ws.close(1000);
+  let floor: FloorResult | undefined;
+  if (seeds.length === 1 && delivered) {
+    ctx.log(`stream ${name}: the machine's floor (a bare object, same sockets and messages) …`);
+    floor = await fanoutFloor({
+      clients: clients.length,
+      rounds: Math.min(paymentsPerTenant, 20),
+      perRound: Math.max(1, Math.round(expected / clients.length / paymentsPerTenant)),
+      rate: rate * Math.max(1, Math.round(expected / clients.length / paymentsPerTenant)),
+      bytes: Math.round(bytes / delivered),
+      compatibilityDate: workerOptionsFrom(`${repoRoot}/wrangler.toml`).compatibilityDate ?? "2026-04-20",
+      connect: async (u) => {
+        const c = await open(u.replace(/^http/, "ws"), "floor", 0);
+        return { got: c.got, close: () => c.ws.close(1000) };
+      },
+    });
+  }
   return {
     name,
     tenants: seeds.length,
@@ -267,6 +292,7 @@ async function run(
       afterMb,
       perSocketKb: rest.length ? ((afterMb - beforeMb) * 1024) / rest.length : 0,
     },
+    ...(floor ? { floor } : {}),
   };
 }
 
@@ -291,7 +317,11 @@ export function streamSummary(r: StreamStudy): string {
         `(per event: first client ${x.perEventMs.firstP50} ms, first → last ${x.perEventMs.spreadP50} ms); ` +
         `${Math.round(x.messagesPerSecond).toLocaleString("en-US")} msg/s; ${x.lost} lost, ${x.duplicates} duplicates, ` +
         `${x.foreign} foreign of ${x.expected.toLocaleString("en-US")}; workerd ${x.cpuMsPerMessage.workerd.toFixed(3)} ` +
-        `CPU ms/message (clients ${x.cpuMsPerMessage.clients.toFixed(3)}), ${x.memory.perSocketKb.toFixed(1)} KiB/socket`,
+        `CPU ms/message (clients ${x.cpuMsPerMessage.clients.toFixed(3)}), ${x.memory.perSocketKb.toFixed(1)} KiB/socket` +
+        (x.floor
+          ? `; machine floor (bare object, same sockets and messages): p50 ${x.floor.latencyMs.p50} ms, ` +
+            `p99 ${x.floor.latencyMs.p99} ms`
+          : ""),
     )
     .join("; ");
 }
