@@ -1,4 +1,5 @@
 import { Miniflare } from "miniflare";
+import type { StreamClients } from "./stream-clients";
 
 /**
  * The machine's floor for the stream study: a bare Durable Object in a workerd of its own that accepts hibernatable
@@ -37,11 +38,6 @@ export default {
   fetch: (req, env) => env.FLOOR.get(env.FLOOR.idFromName("tenant")).fetch(req),
 };`;
 
-export interface FloorClient {
-  got: Map<string, number>;
-  close(): void;
-}
-
 export interface FloorResult {
   messages: number;
   delivered: number;
@@ -49,7 +45,7 @@ export interface FloorResult {
 }
 
 export async function fanoutFloor(opts: {
-  clients: number;
+  sockets: number;
   rounds: number;
   perRound: number;
   /** Messages per second, as the study's payments produce them. */
@@ -57,7 +53,8 @@ export async function fanoutFloor(opts: {
   /** Size of a message (the study's mean event size). */
   bytes: number;
   compatibilityDate: string;
-  connect: (url: string) => Promise<FloorClient>;
+  /** The study's client thread (its streams closed): the floor's sockets are opened there, like the study's. */
+  clients: StreamClients;
 }): Promise<FloorResult> {
   const mf = new Miniflare({
     modules: true,
@@ -66,14 +63,10 @@ export async function fanoutFloor(opts: {
     durableObjects: { FLOOR: "Floor" },
     unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
   });
-  const clients: FloorClient[] = [];
   try {
     await mf.ready;
     const base = (await mf.unsafeGetDirectURL()).origin;
-    for (let i = 0; i < opts.clients; i += 50) {
-      const batch = Array.from({ length: Math.min(50, opts.clients - i) }, () => opts.connect(`${base}/stream`));
-      clients.push(...(await Promise.all(batch)));
-    }
+    await opts.clients.open(`${base.replace(/^http/, "ws")}/stream`, "floor", 0, opts.sockets);
     await new Promise((r) => setTimeout(r, 500));
     const sent = new Map<string, number>();
     for (let round = 0; round < opts.rounds; round++) {
@@ -85,6 +78,7 @@ export async function fanoutFloor(opts: {
     }
     await new Promise((r) => setTimeout(r, 1_000));
     const latencies: number[] = [];
+    const clients = await opts.clients.collect();
     for (const c of clients) {
       for (const [id, at] of c.got) {
         const t = sent.get(id);
@@ -99,7 +93,7 @@ export async function fanoutFloor(opts: {
       latencyMs: { p50: q(0.5), p95: q(0.95), p99: q(0.99) },
     };
   } finally {
-    for (const c of clients) c.close();
+    await opts.clients.closeAll();
     await mf.dispose();
   }
 }
