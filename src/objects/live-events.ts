@@ -6,12 +6,12 @@ import type { Event } from "../models/event";
 import { errorFields, log } from "../observability/logger";
 import { Services } from "../services/container";
 import { eventIdsAfter, eventsAfter, keysAllowedToStream, matches } from "../services/live-events";
+import { SentLog } from "./sent-log";
 import { StreamAccess } from "./stream-access";
 import {
   type ConnectRequest,
   closeCodes,
   connectHeader,
-  credentialExpired,
   credentialRevoked,
   sseHello,
   sseKeepAlive,
@@ -46,6 +46,7 @@ const skipMax = 40;
 export class LiveEvents extends DurableObject<Bindings> {
   #streams: StreamSet;
   #access: StreamAccess;
+  #log: SentLog;
   #pending = new Set<string>();
   #pulling: Promise<void> | undefined;
   #dirty = false;
@@ -54,18 +55,15 @@ export class LiveEvents extends DurableObject<Bindings> {
     super(ctx, env);
     this.#streams = new StreamSet(ctx);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
-    const sql = ctx.storage.sql;
-    sql.exec(`create table if not exists meta (k text primary key, v text not null)`);
-    sql.exec(`create table if not exists seen (seq integer primary key autoincrement, id text not null unique,
-      at integer not null)`);
-    this.#access = new StreamAccess(sql);
+    this.#log = new SentLog(ctx.storage.sql, seenTtlMs);
+    this.#access = new StreamAccess(ctx.storage.sql);
   }
 
   /** Publishes: the events with these ids (and any others committed since the last pull) go to matching streams.
    * Resolves once they were sent; rejects when Postgres could not be read (the caller retries). */
   async notify(tenantId: string, ids: string[] = []): Promise<void> {
-    this.#meta("tenant", tenantId);
-    if (this.#streamCount() === 0) return; // nobody listens: a later stream resumes from Postgres
+    this.#log.meta("tenant", tenantId);
+    if (this.#streams.count() === 0) return; // nobody listens: a later stream resumes from Postgres
     for (const id of ids) this.#pending.add(id);
     await this.#pull();
   }
@@ -77,7 +75,7 @@ export class LiveEvents extends DurableObject<Bindings> {
     keyId: string,
     credentialExpiresAt?: number,
   ): Promise<{ ticket: string; expiresAt: number }> {
-    this.#meta("tenant", tenantId);
+    this.#log.meta("tenant", tenantId);
     return this.#access.issueTicket(tenantId, keyId, credentialExpiresAt);
   }
 
@@ -92,7 +90,7 @@ export class LiveEvents extends DurableObject<Bindings> {
    * Returns how many streams were closed.
    */
   async revokeCredential(tenantId: string, keyId: string): Promise<number> {
-    this.#meta("tenant", tenantId);
+    this.#log.meta("tenant", tenantId);
     this.#access.revoke(keyId);
     return this.#streams.closeWhere((s) => s.keyId === keyId, closeCodes.unauthorized, credentialRevoked);
   }
@@ -104,7 +102,7 @@ export class LiveEvents extends DurableObject<Bindings> {
 
   /** Open streams and stored state, for tests and the bench. */
   async stats(): Promise<{ websockets: number; sse: number; seen: number; sqliteBytes: number }> {
-    const seen = this.ctx.storage.sql.exec<{ n: number }>("select count(*) as n from seen").one().n;
+    const seen = this.#log.count();
     return {
       websockets: this.ctx.getWebSockets().length,
       sse: this.#streams.sse.size,
@@ -117,13 +115,13 @@ export class LiveEvents extends DurableObject<Bindings> {
   override async fetch(request: Request): Promise<Response> {
     const c = JSON.parse(request.headers.get(connectHeader) ?? "null") as ConnectRequest | null;
     if (!c) return new Response("bad connect", { status: 400 });
-    this.#meta("tenant", c.tenantId);
+    this.#log.meta("tenant", c.tenantId);
     if (this.#access.isRevoked(c.keyId) || (c.expiresAt !== undefined && c.expiresAt <= Date.now())) {
       return Response.json({ reason: credentialRevoked }, { status: 401 });
     }
     // Counted and accepted in one synchronous step: concurrent connects cannot both take the last slot.
-    if (this.#streamCount() >= c.limit) return Response.json({ limit: c.limit }, { status: 429 });
-    if (this.#streamCount() === 0) this.#resetStaleCursor();
+    if (this.#streams.count() >= c.limit) return Response.json({ limit: c.limit }, { status: 429 });
+    if (this.#streams.count() === 0) this.#resetStaleCursor();
     // No await before the stream is accepted below: the count above must still hold when it is.
     this.ctx.waitUntil(this.#ensureAlarm(c.expiresAt));
     if (c.transport === "websocket") {
@@ -158,17 +156,14 @@ export class LiveEvents extends DurableObject<Bindings> {
    * SSE keep-alives; pruning; reconciliation with the log and the re-check of the streams' keys. */
   override async alarm(): Promise<void> {
     const now = Date.now();
-    this.#streams.closeWhere(
-      (s) => s.expiresAt !== undefined && s.expiresAt <= now,
-      closeCodes.unauthorized,
-      credentialExpired,
-    );
-    if (this.#streamCount() === 0) return;
+    this.#streams.closeExpired(now);
+    if (this.#streams.count() === 0) return;
     for (const c of this.#streams.sse) this.#streams.write(c, sseKeepAlive);
-    this.ctx.storage.sql.exec("delete from seen where at < ?", now - seenTtlMs);
+    this.#log.prune(now);
     this.#access.prune(now);
-    await this.ctx.storage.setAlarm(this.#nextAlarm(now));
-    const tenantId = this.#meta("tenant");
+    // The next tick, or sooner when a stream's credential expires before it.
+    await this.ctx.storage.setAlarm(Math.max(now + 1, Math.min(now + tickMs, this.#streams.earliestExpiry())));
+    const tenantId = this.#log.meta("tenant");
     if (!tenantId) return;
     await Promise.all([this.#reconcile(tenantId, now), this.#recheckKeys(tenantId)]);
   }
@@ -176,7 +171,7 @@ export class LiveEvents extends DurableObject<Bindings> {
   async #reconcile(tenantId: string, now: number): Promise<void> {
     try {
       const recent = await eventIdsAfter(this.#db(tenantId), tenantId, idFloor("evt", now - reconcileMs), 2_000);
-      const missing = recent.filter((id) => !this.#wasSent(id));
+      const missing = recent.filter((id) => !this.#log.wasSent(id));
       if (missing.length) {
         log.warn("live events reconciled", { tenant_id: tenantId, events: missing.length });
         for (const id of missing) this.#pending.add(id);
@@ -201,27 +196,6 @@ export class LiveEvents extends DurableObject<Bindings> {
     }
   }
 
-  /** The next tick, or sooner when a stream's credential expires before it. */
-  #nextAlarm(now: number): number {
-    let at = now + tickMs;
-    for (const t of this.#streams.all()) at = Math.min(at, this.#streams.stateOf(t).expiresAt ?? at);
-    return Math.max(at, now + 1);
-  }
-
-  #streamCount(): number {
-    return this.#streams.count();
-  }
-
-  /** A value of the object's `meta` table; with `v`, sets it — written only when it changes: every SQLite write
-   * closes the object's output gate until it is durable, and messages sent meanwhile wait for it (see #pullOnce). */
-  #meta(k: string, v?: string): string | undefined {
-    const sql = this.ctx.storage.sql;
-    const current = sql.exec<{ v: string }>("select v from meta where k = ?", k).toArray()[0]?.v;
-    if (v === undefined || v === current) return current;
-    sql.exec("insert into meta (k, v) values (?, ?) on conflict (k) do update set v = excluded.v", k, v);
-    return v;
-  }
-
   #db(tenantId: string) {
     return new Services(getConfig(this.env), this.env).tenantDb(tenantId);
   }
@@ -235,12 +209,9 @@ export class LiveEvents extends DurableObject<Bindings> {
 
   /** First stream after a quiet period: live starts now (what came before is the replay's job, via `since`). */
   #resetStaleCursor(): void {
-    const cursor = this.#meta("cursor");
-    if (!cursor || idTime("evt", cursor) < Date.now() - reconcileMs) this.#meta("cursor", idFloor("evt", Date.now()));
-  }
-
-  #wasSent(id: string): boolean {
-    return this.ctx.storage.sql.exec("select 1 from seen where id = ?", id).toArray().length > 0;
+    const cursor = this.#log.meta("cursor");
+    if (!cursor || idTime("evt", cursor) < Date.now() - reconcileMs)
+      this.#log.meta("cursor", idFloor("evt", Date.now()));
   }
 
   /** Coalesced pulls: one at a time; a poke during a pull makes one more, and every poke waits for a pull that
@@ -263,11 +234,11 @@ export class LiveEvents extends DurableObject<Bindings> {
   }
 
   async #pullOnce(): Promise<void> {
-    const tenantId = this.#meta("tenant");
+    const tenantId = this.#log.meta("tenant");
     if (!tenantId) return;
     const ids = [...this.#pending];
     this.#pending.clear();
-    const cursor = this.#meta("cursor") ?? idFloor("evt", Date.now());
+    const cursor = this.#log.meta("cursor") ?? idFloor("evt", Date.now());
     const after = idFloor("evt", idTime("evt", cursor) - settleMs);
     let rows: Event[];
     try {
@@ -288,13 +259,16 @@ export class LiveEvents extends DurableObject<Bindings> {
     for (const e of rows) {
       if (e.id > max) max = e.id;
       // The dedupe: an id is sent once, whoever announced it and however often.
-      if (this.#wasSent(e.id)) continue;
+      if (this.#log.wasSent(e.id)) continue;
       fresh.push(e);
       this.#streams.fanOut(e);
     }
     const now = Date.now();
-    for (const e of fresh) this.ctx.storage.sql.exec("insert into seen (id, at) values (?, ?)", e.id, now);
-    if (max !== cursor) this.#meta("cursor", max);
+    this.#log.record(
+      fresh.map((e) => e.id),
+      now,
+    );
+    if (max !== cursor) this.#log.meta("cursor", max);
   }
 
   /**
@@ -308,14 +282,7 @@ export class LiveEvents extends DurableObject<Bindings> {
     streams.startReplay(target);
     const sent = new Set<string>();
     try {
-      const late = this.ctx.storage.sql
-        .exec<{ id: string }>(
-          "select id from seen where seq > (select seq from seen where id = ?) and id < ?",
-          since,
-          since,
-        )
-        .toArray()
-        .map((r) => r.id);
+      const late = this.#log.sentLateAfter(since);
       const db = this.#db(tenantId);
       let after = since;
       for (let page = 0; ; page++) {
@@ -328,7 +295,7 @@ export class LiveEvents extends DurableObject<Bindings> {
         if (rows.length < replayPage) break;
         if (sent.size >= replayMax) throw new ResumeTooOld();
       }
-      const unpublished = [...sent].filter((id) => !this.#wasSent(id)).slice(-skipMax);
+      const unpublished = [...sent].filter((id) => !this.#log.wasSent(id)).slice(-skipMax);
       streams.endReplay(target, sent, unpublished);
     } catch (err) {
       const tooOld = err instanceof ResumeTooOld;

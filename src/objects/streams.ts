@@ -201,6 +201,22 @@ export class StreamSet {
     }
   }
 
+  /** Closes the streams whose credential expired (4401 `credential_expired`). */
+  closeExpired(now: number): number {
+    return this.closeWhere(
+      (s) => s.expiresAt !== undefined && s.expiresAt <= now,
+      closeCodes.unauthorized,
+      credentialExpired,
+    );
+  }
+
+  /** The earliest credential expiry among the open streams (ms), or Infinity. */
+  earliestExpiry(): number {
+    let at = Number.POSITIVE_INFINITY;
+    for (const t of this.all()) at = Math.min(at, this.stateOf(t).expiresAt ?? at);
+    return at;
+  }
+
   /** Closes every stream whose state matches; returns how many. */
   closeWhere(which: (s: SocketState) => boolean, code: number, reason: string): number {
     let n = 0;
