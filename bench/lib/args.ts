@@ -34,7 +34,8 @@ export const usage = `Usage: npm run bench -- [options]
   --entry direct|miniflare  direct workerd socket (default) or through Miniflare's entry Worker
   --out DIR             where results go (default bench/results)
   --quick               short run (≈ 1.5 min) for a sanity check
-  --profile NAME        CPU-profile the app isolate while scenario NAME is measured (L=0 pass; unminified bundle);
+  --profile NAME        CPU-profile the app isolate while scenario NAME is measured (L=0 pass; unminified bundle),
+                        or NAME = stream: the stream study's one-tenant run while payments flow;
                         top self times go to <out>/profile-NAME.md. E.g. --profile get-cached --scenarios get-cached
                         --latency 0 --studies none
 

@@ -30,6 +30,11 @@ const { workerData } = require("node:worker_threads");
 import(workerData.tsxApi).then((api) => api.tsImport(workerData.entry, workerData.entry));
 `;
 
+/** A thread running a TypeScript module of the bench (`entry`: its file URL). */
+export function tsThread(entry: string): Worker {
+  return new Worker(bootstrap, { eval: true, workerData: { tsxApi, entry } });
+}
+
 type Reply = { id: number; ok: true; result: LoadResult } | { id: number; ok: false; error: string };
 
 /**
@@ -43,7 +48,7 @@ export class LoadGenerator {
   #failure: Error | undefined;
 
   constructor() {
-    this.#worker = new Worker(bootstrap, { eval: true, workerData: { tsxApi, entry } });
+    this.#worker = tsThread(entry);
     this.#worker.on("message", (msg: Reply) => {
       const job = this.#pending.get(msg.id);
       this.#pending.delete(msg.id);

@@ -40,8 +40,13 @@ async function targetUrl(inspector: URL): Promise<string> {
   return url;
 }
 
-/** Starts sampling; the returned function stops it and returns the profile. */
-export async function startProfile(inspector: URL, samplingMicros = 100): Promise<() => Promise<CpuProfile>> {
+/** A Chrome DevTools protocol session with the app's isolate (the user Worker, its queue consumers and objects). */
+export interface InspectorSession {
+  send(method: string, params?: Record<string, unknown>): Promise<unknown>;
+  close(): void;
+}
+
+export async function inspectApp(inspector: URL): Promise<InspectorSession> {
   const ws = new WebSocket(await targetUrl(inspector));
   await new Promise<void>((resolve, reject) => {
     ws.once("open", () => resolve());
@@ -57,19 +62,27 @@ export async function startProfile(inspector: URL, samplingMicros = 100): Promis
     if (msg.error) p.reject(new Error(msg.error.message));
     else p.resolve(msg.result);
   });
-  const send = (method: string, params: Record<string, unknown> = {}) =>
-    new Promise<unknown>((resolve, reject) => {
-      const id = nextId++;
-      pending.set(id, { resolve, reject });
-      ws.send(JSON.stringify({ id, method, params }));
-    });
-  await send("Profiler.enable");
-  await send("Profiler.setSamplingInterval", { interval: samplingMicros });
-  await send("Profiler.start");
+  return {
+    send: (method, params = {}) =>
+      new Promise<unknown>((resolve, reject) => {
+        const id = nextId++;
+        pending.set(id, { resolve, reject });
+        ws.send(JSON.stringify({ id, method, params }));
+      }),
+    close: () => ws.close(),
+  };
+}
+
+/** Starts sampling; the returned function stops it and returns the profile. */
+export async function startProfile(inspector: URL, samplingMicros = 100): Promise<() => Promise<CpuProfile>> {
+  const session = await inspectApp(inspector);
+  await session.send("Profiler.enable");
+  await session.send("Profiler.setSamplingInterval", { interval: samplingMicros });
+  await session.send("Profiler.start");
   return async () => {
-    const { profile } = (await send("Profiler.stop")) as { profile: CpuProfile };
-    await send("Profiler.disable").catch(() => {});
-    ws.close();
+    const { profile } = (await session.send("Profiler.stop")) as { profile: CpuProfile };
+    await session.send("Profiler.disable").catch(() => {});
+    session.close();
     return profile;
   };
 }

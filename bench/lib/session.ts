@@ -140,7 +140,7 @@ export async function runSession(opts: SessionOptions): Promise<BenchReport> {
       );
       const studies =
         opts.studies?.studies.length && !opts.shouldStop?.()
-          ? await runStudies(stack, load, opts.studies, log, opts.shouldStop)
+          ? await runStudies(stack, load, opts.studies, log, opts.shouldStop, profile || undefined)
           : undefined;
 
       const report: BenchReport = {

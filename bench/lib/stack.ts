@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { appendFileSync } from "node:fs";
 import type { Readable } from "node:stream";
 import { Miniflare } from "miniflare";
 import { createClient } from "redis";
@@ -95,6 +96,9 @@ export interface Stack {
   close(): Promise<void>;
 }
 
+/** `BENCH_WORKER_LOG=<file>`: every line the Worker writes is appended there too (to debug a study). */
+const traceFile = process.env.BENCH_WORKER_LOG;
+
 /** Counts lines and keeps a short tail, without echoing: a benchmark's terminal is for progress. */
 function captureStdio(logs: WorkerLogs) {
   return (stdout: Readable, stderr: Readable) => {
@@ -103,6 +107,7 @@ function captureStdio(logs: WorkerLogs) {
       stream.on("data", (chunk: string) => {
         for (const line of chunk.split("\n")) {
           if (!line.trim()) continue;
+          if (traceFile) appendFileSync(traceFile, `${line}\n`);
           logs.lines++;
           logs.tail.push(line.slice(0, 500));
           // Error-level app lines, and anything not JSON: workerd's own messages (uncaught exceptions).

@@ -1,9 +1,12 @@
 import { readdirSync, readFileSync } from "node:fs";
-import WebSocket from "ws";
 import { uuidToId } from "../../src/lib/ids";
+import { repoRoot } from "./build";
+import { type FloorResult, fanoutFloor } from "./fanout-floor";
 import { tenantUuid, waitTerminal, withPg } from "./pgstats";
 import type { BenchSeed } from "./seed";
+import { StreamClients } from "./stream-clients";
 import type { StudyContext } from "./study";
+import { workerOptionsFrom } from "./worker-config";
 
 /**
  * Live events (docs/realtime.md) under fan-out: N WebSocket clients connected to GET /v1/events/stream, payments
@@ -28,15 +31,22 @@ export interface StreamRun {
   /** Messages carrying another tenant's event id (must be 0). */
   foreign: number;
   latencyMs: { p50: number; p95: number; p99: number; max: number };
+  /** Per event, over its receivers: the first one's latency (commit → the object's send, plus one hop) and the time
+   * from the first to the last receiver (the fan-out). Medians over the events. */
+  perEventMs: { firstP50: number; spreadP50: number; spreadMax: number };
   /** Messages received by all clients per second, first commit → last message. */
   messagesPerSecond: number;
   connectSeconds: number;
-  /** CPU per delivered message while payments flowed: workerd (API, consumer, objects) and this process's clients.
+  /** CPU per delivered message while payments flowed: workerd (API, consumer, objects) and this process (the
+   * clients' thread, and the stand-ins on the main thread).
    * On a shared machine these, not wall-clock latency, say what the fan-out costs. */
   cpuMsPerMessage: { workerd: number; clients: number };
   /** workerd's resident memory with one socket per tenant open, then with all: per socket = the difference / the
    * sockets added (the objects' share of each socket, its attachment and buffers). */
   memory: { beforeMb: number; afterMb: number; perSocketKb: number };
+  /** One-tenant run only: a bare Durable Object sending as many messages of the same size to as many sockets, right
+   * after, on the same machine (bench/lib/fanout-floor.ts): what workerd and the clients alone cost. */
+  floor?: FloorResult;
 }
 
 export interface StreamStudy {
@@ -55,15 +65,7 @@ export interface StreamSettings {
   rate: number;
 }
 
-interface Client {
-  ws: WebSocket;
-  tenant: number;
-  got: Map<string, number>;
-  dup: number;
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const idOf = /^\{"id":"(evt_[0-9a-z]{26})"/;
 
 /** Every workerd process under this one (Miniflare's children): resident memory (MB) and CPU time used (ms). */
 function workerd(): { rssMb: number; cpuMs: number } {
@@ -95,33 +97,6 @@ function workerd(): { rssMb: number; cpuMs: number } {
   return { rssMb: kb / 1024, cpuMs: ticks * 10 }; // USER_HZ = 100 on Linux
 }
 
-function open(url: string, secret: string, tenant: number): Promise<Client> {
-  return new Promise((resolve, reject) => {
-    // The client side must cost little (it shares the machine with workerd): no compression, no UTF-8 validation,
-    // and the id read from its fixed place (every message starts `{"id":"evt_…"`), the rest left unparsed.
-    const ws = new WebSocket(url, {
-      headers: { Authorization: `Bearer ${secret}` },
-      perMessageDeflate: false,
-      skipUTF8Validation: true,
-    });
-    const c: Client = { ws, tenant, got: new Map(), dup: 0 };
-    ws.on("message", (data: Buffer) => {
-      const at = Date.now();
-      const id = idOf.exec(data.toString("latin1", 0, 40))?.[1];
-      if (!id) return;
-      if (c.got.has(id)) c.dup++;
-      else c.got.set(id, at);
-    });
-    ws.once("open", () => resolve(c));
-    ws.once("unexpected-response", (_q, res) => reject(new Error(`stream refused: ${res.statusCode}`)));
-    ws.once("error", reject);
-  });
-}
-
-async function inBatches<T>(items: T[], size: number, fn: (item: T) => Promise<unknown>): Promise<void> {
-  for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
-}
-
 const quantile = (sorted: number[], q: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
 
@@ -133,23 +108,22 @@ async function run(
   paymentsPerTenant: number,
   rate: number,
   timeoutMs: number,
+  threads: StreamClients,
 ): Promise<StreamRun> {
   const url = `${ctx.stack.appUrl.replace(/^http/, "ws")}/v1/events/stream`;
   const t0 = Date.now();
-  const clients: Client[] = [];
-  const opens = seeds.flatMap((s, tenant) => Array.from({ length: perTenant }, () => ({ s, tenant })));
   // One socket per tenant first, so the objects exist and the code paths are warm: the memory delta after that is
   // what the remaining sockets cost.
-  const first = opens.filter((o, i) => opens.findIndex((x) => x.tenant === o.tenant) === i);
-  await inBatches(first, 50, async ({ s, tenant }) => clients.push(await open(url, s.secret, tenant)));
+  for (const [tenant, s] of seeds.entries()) await threads.open(url, s.secret, tenant, 1);
   await sleep(500);
   const beforeMb = workerd().rssMb;
-  const rest = opens.filter((o) => !first.includes(o));
-  await inBatches(rest, 50, async ({ s, tenant }) => clients.push(await open(url, s.secret, tenant)));
+  let opened = 0;
+  for (const [tenant, s] of seeds.entries()) opened = await threads.open(url, s.secret, tenant, perTenant - 1);
+  const rest = opened - seeds.length;
   const connectSeconds = (Date.now() - t0) / 1000;
   await sleep(500);
   const afterMb = workerd().rssMb;
-  ctx.log(`stream ${name}: ${clients.length} sockets open in ${connectSeconds.toFixed(1)} s; paying …`);
+  ctx.log(`stream ${name}: ${opened} sockets open in ${connectSeconds.toFixed(1)} s; paying …`);
 
   // Payments round-robin over the tenants at `rate` per second.
   const started = new Date();
@@ -159,47 +133,55 @@ async function run(
     const tenant = i % seeds.length;
     return queue[tenant * paymentsPerTenant + Math.floor(i / seeds.length)];
   });
-  const posts: Promise<number>[] = [];
-  for (const [i, item] of order.entries()) {
-    if (!item) continue;
-    const due = started.getTime() + (i * 1000) / rate;
-    if (due > Date.now()) await sleep(due - Date.now());
-    posts.push(
-      fetch(`${ctx.stack.appUrl}/v1/payments`, {
-        method: "POST",
-        headers: {
-          Authorization: `Bearer ${item.s.secret}`,
-          "Content-Type": "application/json",
-          "Idempotency-Key": `st-${item.o}`,
-        },
-        body: JSON.stringify({ order_id: item.o, payment_method: "pm_card_visa" }),
-      }).then((r) => r.status),
+  const flow = async () => {
+    const posts: Promise<number>[] = [];
+    for (const [i, item] of order.entries()) {
+      if (!item) continue;
+      const due = started.getTime() + (i * 1000) / rate;
+      if (due > Date.now()) await sleep(due - Date.now());
+      posts.push(
+        fetch(`${ctx.stack.appUrl}/v1/payments`, {
+          method: "POST",
+          headers: {
+            Authorization: `Bearer ${item.s.secret}`,
+            "Content-Type": "application/json",
+            "Idempotency-Key": `st-${item.o}`,
+          },
+          body: JSON.stringify({ order_id: item.o, payment_method: "pm_card_visa" }),
+        }).then((r) => r.status),
+      );
+    }
+    const statuses = await Promise.all(posts);
+    const refused = statuses.filter((s) => s !== 202).length;
+    if (refused) ctx.log(`stream ${name}: ${refused} payments not accepted (statuses ${[...new Set(statuses)]})`);
+    await Promise.all(seeds.map((s) => waitTerminal(ctx.stack.databaseUrl, s.tenantId, timeoutMs)));
+
+    // The truth: each tenant's events since the run started, from Postgres.
+    const truth = await withPg(ctx.stack.databaseUrl, async (c) =>
+      Promise.all(
+        seeds.map(async (s) => {
+          const { rows } = await c.query<{ id: string; at: Date }>(
+            "select id::text, created_at as at from events where tenant_id = $1 and created_at >= $2",
+            [tenantUuid(s.tenantId), started],
+          );
+          return new Map(rows.map((r) => [uuidToId("evt", r.id), r.at.getTime()]));
+        }),
+      ),
     );
-  }
-  const statuses = await Promise.all(posts);
-  const refused = statuses.filter((s) => s !== 202).length;
-  if (refused) ctx.log(`stream ${name}: ${refused} payments not accepted (statuses ${[...new Set(statuses)]})`);
-  await Promise.all(seeds.map((s) => waitTerminal(ctx.stack.databaseUrl, s.tenantId, timeoutMs)));
+    const expected = truth.reduce((n, m) => n + m.size * perTenant, 0);
+    const ids = truth.map((m) => [...m.keys()]);
+    const deadline = Date.now() + 30_000;
+    while ((await threads.received(ids)) < expected && Date.now() < deadline) await sleep(200);
+    const seconds = (Date.now() - started.getTime()) / 1000;
+    return { truth, expected, requests: expected, rps: expected / seconds, seconds: Math.round(seconds) };
+  };
+  // `--profile stream`: the app isolate (Worker, consumer and the tenant's object) while the messages flow.
+  const profiled = ctx.profile?.scenario === "stream" && seeds.length === 1 ? ctx.profile : undefined;
+  const { truth, expected } = profiled ? await profiled.run(flow) : await flow();
 
-  // The truth: each tenant's events since the run started, from Postgres.
-  const truth = await withPg(ctx.stack.databaseUrl, async (c) =>
-    Promise.all(
-      seeds.map(async (s) => {
-        const { rows } = await c.query<{ id: string; at: Date }>(
-          "select id::text, created_at as at from events where tenant_id = $1 and created_at >= $2",
-          [tenantUuid(s.tenantId), started],
-        );
-        return new Map(rows.map((r) => [uuidToId("evt", r.id), r.at.getTime()]));
-      }),
-    ),
-  );
-  const expected = clients.reduce((n, c) => n + (truth[c.tenant]?.size ?? 0), 0);
-  const received = () =>
-    clients.reduce((n, c) => n + [...c.got.keys()].filter((id) => truth[c.tenant]?.has(id)).length, 0);
-  const deadline = Date.now() + 30_000;
-  while (received() < expected && Date.now() < deadline) await sleep(200);
-
+  const clients = await threads.collect();
   const latencies: number[] = [];
+  const arrivals = new Map<string, { committed: number; first: number; last: number }>();
   let foreign = 0;
   let last = 0;
   for (const c of clients) {
@@ -212,14 +194,35 @@ async function run(
       }
       latencies.push(at - committed);
       last = Math.max(last, at);
+      const a = arrivals.get(id) ?? { committed, first: at, last: at };
+      a.first = Math.min(a.first, at);
+      a.last = Math.max(a.last, at);
+      arrivals.set(id, a);
     }
   }
+  const firsts = [...arrivals.values()].map((a) => a.first - a.committed).sort((a, b) => a - b);
+  const spreads = [...arrivals.values()].map((a) => a.last - a.first).sort((a, b) => a - b);
   latencies.sort((a, b) => a - b);
   const clientCpu = process.cpuUsage(cpu0.client);
   const cpu = { workerdMs: workerd().cpuMs - cpu0.workerd, clientMs: (clientCpu.user + clientCpu.system) / 1000 };
   const firstCommit = Math.min(...truth.flatMap((m) => [...m.values()]));
   const delivered = latencies.length;
-  for (const c of clients) c.ws.close(1000);
+  const bytes = clients.reduce((n, c) => n + c.bytes, 0);
+  await threads.closeAll();
+  let floor: FloorResult | undefined;
+  if (seeds.length === 1 && delivered) {
+    ctx.log(`stream ${name}: the machine's floor (a bare object, same sockets and messages) …`);
+    const perPayment = Math.max(1, Math.round(expected / clients.length / paymentsPerTenant));
+    floor = await fanoutFloor({
+      sockets: clients.length,
+      rounds: Math.min(paymentsPerTenant, 20),
+      perRound: perPayment,
+      rate: rate * perPayment,
+      bytes: Math.round(bytes / delivered),
+      compatibilityDate: workerOptionsFrom(`${repoRoot}/wrangler.toml`).compatibilityDate ?? "2026-04-20",
+      clients: threads,
+    });
+  }
   return {
     name,
     tenants: seeds.length,
@@ -238,6 +241,7 @@ async function run(
       p99: quantile(latencies, 0.99),
       max: latencies.at(-1) ?? 0,
     },
+    perEventMs: { firstP50: quantile(firsts, 0.5), spreadP50: quantile(spreads, 0.5), spreadMax: spreads.at(-1) ?? 0 },
     messagesPerSecond: last > firstCommit ? (delivered / (last - firstCommit)) * 1000 : 0,
     connectSeconds,
     cpuMsPerMessage: {
@@ -247,32 +251,46 @@ async function run(
     memory: {
       beforeMb,
       afterMb,
-      perSocketKb: rest.length ? ((afterMb - beforeMb) * 1024) / rest.length : 0,
+      perSocketKb: rest > 0 ? ((afterMb - beforeMb) * 1024) / rest : 0,
     },
+    ...(floor ? { floor } : {}),
   };
 }
 
 export async function streamStudy(ctx: StudyContext, s: StreamSettings & { timeoutMs: number }): Promise<StreamStudy> {
-  const one = await ctx.seedTenant("Bench stream", { users: 5, pendingOrders: s.payments, payments: 0 });
-  const runs = [await run(ctx, `1 tenant × ${s.clients}`, [one], s.clients, s.payments, s.rate, s.timeoutMs)];
-  if (s.tenants > 0 && s.perTenant > 0) {
-    const many: BenchSeed[] = [];
-    for (let i = 0; i < s.tenants; i++) {
-      many.push(await ctx.seedTenant(`Bench stream ${i}`, { users: 1, pendingOrders: 2, payments: 0 }));
+  const threads = new StreamClients();
+  try {
+    const one = await ctx.seedTenant("Bench stream", { users: 5, pendingOrders: s.payments, payments: 0 });
+    const runs = [
+      await run(ctx, `1 tenant × ${s.clients}`, [one], s.clients, s.payments, s.rate, s.timeoutMs, threads),
+    ];
+    if (s.tenants > 0 && s.perTenant > 0) {
+      const many: BenchSeed[] = [];
+      for (let i = 0; i < s.tenants; i++) {
+        many.push(await ctx.seedTenant(`Bench stream ${i}`, { users: 1, pendingOrders: 2, payments: 0 }));
+      }
+      const name = `${s.tenants} tenants × ${s.perTenant}`;
+      runs.push(await run(ctx, name, many, s.perTenant, 2, s.rate, s.timeoutMs, threads));
     }
-    runs.push(await run(ctx, `${s.tenants} tenants × ${s.perTenant}`, many, s.perTenant, 2, s.rate, s.timeoutMs));
+    return { runs };
+  } finally {
+    await threads.stop();
   }
-  return { runs };
 }
 
 export function streamSummary(r: StreamStudy): string {
   return r.runs
     .map(
       (x) =>
-        `${x.name}: commit → client p50 ${x.latencyMs.p50} ms, p95 ${x.latencyMs.p95} ms, p99 ${x.latencyMs.p99} ms; ` +
+        `${x.name}: commit → client p50 ${x.latencyMs.p50} ms, p95 ${x.latencyMs.p95} ms, p99 ${x.latencyMs.p99} ms ` +
+        `(per event: first client ${x.perEventMs.firstP50} ms, first → last ${x.perEventMs.spreadP50} ms); ` +
         `${Math.round(x.messagesPerSecond).toLocaleString("en-US")} msg/s; ${x.lost} lost, ${x.duplicates} duplicates, ` +
         `${x.foreign} foreign of ${x.expected.toLocaleString("en-US")}; workerd ${x.cpuMsPerMessage.workerd.toFixed(3)} ` +
-        `CPU ms/message (clients ${x.cpuMsPerMessage.clients.toFixed(3)}), ${x.memory.perSocketKb.toFixed(1)} KiB/socket`,
+        `CPU ms/message (bench process ${x.cpuMsPerMessage.clients.toFixed(3)}), ${x.memory.perSocketKb.toFixed(1)} KiB/socket` +
+        (x.floor
+          ? `; machine floor (bare object, same sockets and messages): p50 ${x.floor.latencyMs.p50} ms, ` +
+            `p99 ${x.floor.latencyMs.p99} ms`
+          : ""),
     )
     .join("; ");
 }

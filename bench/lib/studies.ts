@@ -69,6 +69,7 @@ export async function runStudies(
   settings: StudySettings,
   log: (message: string) => void,
   shouldStop: () => boolean = () => false,
+  profile?: StudyContext["profile"],
 ): Promise<StudiesReport> {
   const started = Date.now();
   const webhooks = settings.studies.includes("webhooks");
@@ -76,7 +77,7 @@ export async function runStudies(
   // Retries of the webhooks study's failing receiver after ~1 s instead of the production 30 s base.
   await stack.restartApp(consumers, webhooks ? { WEBHOOK_RETRY_BASE_SECONDS: "1" } : undefined);
   const errorsBefore = stack.logs.errorCount;
-  const ctx: StudyContext = studyContext(stack, load, (m) => log(`  ${m}`));
+  const ctx: StudyContext = { ...studyContext(stack, load, (m) => log(`  ${m}`)), ...(profile ? { profile } : {}) };
   const report: StudiesReport = { settings, consumers: Object.keys(consumers), workerErrors: [], seconds: 0 };
   const timeoutMs = 120_000;
   const run = async <K extends StudyName>(name: K, fn: () => Promise<NonNullable<StudiesReport[K]>>) => {

@@ -1,4 +1,5 @@
 import type { LoadGenerator } from "./load";
+import type { ScenarioContext } from "./scenario";
 import { type BenchSeed, type SeedCounts, seedBench } from "./seed";
 import type { Stack } from "./stack";
 
@@ -12,6 +13,8 @@ export interface StudyContext {
   load: LoadGenerator;
   log: (message: string) => void;
   seedTenant(name: string, counts: SeedCounts): Promise<BenchSeed>;
+  /** `--profile <study>`: wraps the study's measured phase in a CPU profile of the app isolate (session.ts). */
+  profile?: ScenarioContext["profile"];
 }
 
 export function studyContext(stack: Stack, load: LoadGenerator, log: (message: string) => void): StudyContext {

@@ -242,9 +242,12 @@ export interface paths {
          *
          *     - **WebSocket**: send `Upgrade: websocket`. One text message per event. Send `ping` to get `pong`. Close codes:
          *       `1012` = reconnect (deploy, eviction, drain) and resume with `since`; `4410` =
-         *       the gap since `since` is too long to replay (over 10 000 events): list it with `GET /v1/events`, then reconnect.
+         *       the gap since `since` is too long to replay (over 10 000 events): list it with `GET /v1/events`, then reconnect;
+         *       `4401` = the stream's credential was revoked (`credential_revoked`) or expired
+         *       (`credential_expired`): reconnect only with a valid one.
          *     - **Server-Sent Events**: send `Accept: text/event-stream`. `id:` = event id, `event:` = type, `data:` = the
-         *       event; `: keep-alive` comments at least every 15 s; `retry: 1000` at the start.
+         *       event; `: keep-alive` comments at least every 15 s; `retry: 1000` at the start; a stream the server ends
+         *       finishes with a `: closed <code> <reason>` comment (the WebSocket close codes).
          *
          *     **Authentication**: `Authorization` as every route, or `?ticket=` from `POST /v1/stream_tickets` (browsers cannot
          *     set headers on a WebSocket; never put an API key or token in a URL). **Resume**: `Last-Event-ID` (SSE) or

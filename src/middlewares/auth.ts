@@ -54,7 +54,7 @@ async function resolve(c: Context<AppEnv>, token: string, gate: AuthGate | undef
     if (!claims) return null;
     const principal = await principalForKeyId(authDeps(c, gate), claims.keyId);
     // The key must still exist, unrevoked, in the tenant the token names.
-    return principal && principal.tenantId === claims.tenantId ? principal : null;
+    return principal && principal.tenantId === claims.tenantId ? { ...principal, expiresAt: claims.expiresAt } : null;
   }
   return null;
 }

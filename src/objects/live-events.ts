@@ -1,19 +1,28 @@
 import { DurableObject } from "cloudflare:workers";
 import { getConfig } from "../config";
 import type { Bindings } from "../env";
-import { sha256Hex } from "../lib/crypto";
 import { idFloor, idTime } from "../lib/ids";
 import type { Event } from "../models/event";
 import { errorFields, log } from "../observability/logger";
 import { Services } from "../services/container";
-import { eventIdsAfter, eventsAfter, matches, newTicketSecret, ticketTtlMs } from "../services/live-events";
-import { type ConnectRequest, closeCodes, connectHeader, sseHello, sseKeepAlive } from "./stream-protocol";
+import { eventIdsAfter, eventsAfter, keysAllowedToStream, matches } from "../services/live-events";
+import { SentLog } from "./sent-log";
+import { StreamAccess } from "./stream-access";
+import {
+  type ConnectRequest,
+  closeCodes,
+  connectHeader,
+  credentialRevoked,
+  sseHello,
+  sseKeepAlive,
+} from "./stream-protocol";
 import { StreamSet, type Target } from "./streams";
 
 /** Events read back before the cursor on every pull: an event whose id was taken before a later event's but that
  * committed after it ("late commit", bounded by one transaction's duration) is still picked up. */
 const settleMs = 2_000;
-/** Alarm period while streams are open: SSE keep-alive (contract: ≤ 15 s) and reconciliation with Postgres. */
+/** Alarm period while streams are open: SSE keep-alive (contract: ≤ 15 s), reconciliation with Postgres and the
+ * re-check of the streams' credentials (a revocation the object was not told about closes them within a tick). */
 const tickMs = 10_000;
 /** The reconciliation re-reads this much of the log and sends what no poke announced (a lost or failed publish). */
 const reconcileMs = 60_000;
@@ -31,10 +40,13 @@ const skipMax = 40;
  * (accepted with a tag per type pattern, filters in the attachment, ping/pong answered without waking the object),
  * so idle connections cost nothing; SSE responses stream from the object while open. Publishing is a poke
  * (`notify`) after a commit: the object reads the new events from Postgres itself — in id order, deduplicated by
- * id in its SQLite storage — and fans them out. See docs/realtime.md.
+ * id in its SQLite storage — and fans them out. A stream ends when its credential does: its key revoked
+ * (`revokeCredential`, or the periodic re-check) or its token expired. See docs/realtime.md.
  */
 export class LiveEvents extends DurableObject<Bindings> {
   #streams: StreamSet;
+  #access: StreamAccess;
+  #log: SentLog;
   #pending = new Set<string>();
   #pulling: Promise<void> | undefined;
   #dirty = false;
@@ -43,65 +55,54 @@ export class LiveEvents extends DurableObject<Bindings> {
     super(ctx, env);
     this.#streams = new StreamSet(ctx);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
-    const sql = ctx.storage.sql;
-    sql.exec(`create table if not exists meta (k text primary key, v text not null)`);
-    sql.exec(`create table if not exists seen (seq integer primary key autoincrement, id text not null unique,
-      at integer not null)`);
-    sql.exec(`create table if not exists tickets (hash text primary key, key_id text not null,
-      expires_at integer not null)`);
+    this.#log = new SentLog(ctx.storage.sql, seenTtlMs);
+    this.#access = new StreamAccess(ctx.storage.sql);
   }
 
   /** Publishes: the events with these ids (and any others committed since the last pull) go to matching streams.
    * Resolves once they were sent; rejects when Postgres could not be read (the caller retries). */
   async notify(tenantId: string, ids: string[] = []): Promise<void> {
-    this.#meta("tenant", tenantId);
-    if (this.#streamCount() === 0) return; // nobody listens: a later stream resumes from Postgres
+    this.#log.meta("tenant", tenantId);
+    if (this.#streams.count() === 0) return; // nobody listens: a later stream resumes from Postgres
     for (const id of ids) this.#pending.add(id);
     await this.#pull();
   }
 
-  /** A single-use ticket for `?ticket=` (browsers cannot send headers on a WebSocket), bound to the credential. */
-  async issueTicket(tenantId: string, keyId: string): Promise<{ ticket: string; expiresAt: number }> {
-    this.#meta("tenant", tenantId);
-    const ticket = newTicketSecret(tenantId);
-    const expiresAt = Date.now() + ticketTtlMs;
-    const now = Date.now();
-    this.ctx.storage.sql.exec("delete from tickets where expires_at < ?", now);
-    this.ctx.storage.sql.exec(
-      "insert into tickets (hash, key_id, expires_at) values (?, ?, ?)",
-      await sha256Hex(ticket),
-      keyId,
-      expiresAt,
-    );
-    return { ticket, expiresAt };
+  /** A single-use ticket for `?ticket=` (browsers cannot send headers on a WebSocket), bound to the credential:
+   * its key, and its expiry when it is a JWT (the stream the ticket opens closes then). */
+  async issueTicket(
+    tenantId: string,
+    keyId: string,
+    credentialExpiresAt?: number,
+  ): Promise<{ ticket: string; expiresAt: number }> {
+    this.#log.meta("tenant", tenantId);
+    return this.#access.issueTicket(tenantId, keyId, credentialExpiresAt);
   }
 
-  /** Redeems a ticket: deleted in the same synchronous step that reads it, so two redemptions cannot both win. */
-  async redeemTicket(ticket: string): Promise<{ keyId: string } | null> {
-    const hash = await sha256Hex(ticket);
-    const rows = this.ctx.storage.sql
-      .exec<{ key_id: string; expires_at: number }>(
-        "delete from tickets where hash = ? returning key_id, expires_at",
-        hash,
-      )
-      .toArray();
-    const row = rows[0];
-    return row && row.expires_at > Date.now() ? { keyId: row.key_id } : null;
+  /** Redeems a ticket (once): the key that minted it, unless expired, used, or the key was revoked since. */
+  async redeemTicket(ticket: string): Promise<{ keyId: string; credentialExpiresAt?: number } | null> {
+    return this.#access.redeemTicket(ticket);
+  }
+
+  /**
+   * A key was revoked: its streams close now (WebSocket 4401 `credential_revoked`; SSE ends), its tickets are void,
+   * and the object refuses it from now on (a connect it authenticated before the revocation may still arrive).
+   * Returns how many streams were closed.
+   */
+  async revokeCredential(tenantId: string, keyId: string): Promise<number> {
+    this.#log.meta("tenant", tenantId);
+    this.#access.revoke(keyId);
+    return this.#streams.closeWhere((s) => s.keyId === keyId, closeCodes.unauthorized, credentialRevoked);
   }
 
   /** Tells every stream to reconnect (close 1012 / SSE end): before a deploy, or to move streams elsewhere. */
   async drain(): Promise<number> {
-    let n = 0;
-    for (const target of [...this.ctx.getWebSockets(), ...this.#streams.sse]) {
-      n++;
-      this.#streams.close(target);
-    }
-    return n;
+    return this.#streams.closeWhere(() => true, closeCodes.reconnect, "reconnect");
   }
 
   /** Open streams and stored state, for tests and the bench. */
   async stats(): Promise<{ websockets: number; sse: number; seen: number; sqliteBytes: number }> {
-    const seen = this.ctx.storage.sql.exec<{ n: number }>("select count(*) as n from seen").one().n;
+    const seen = this.#log.count();
     return {
       websockets: this.ctx.getWebSockets().length,
       sse: this.#streams.sse.size,
@@ -114,20 +115,23 @@ export class LiveEvents extends DurableObject<Bindings> {
   override async fetch(request: Request): Promise<Response> {
     const c = JSON.parse(request.headers.get(connectHeader) ?? "null") as ConnectRequest | null;
     if (!c) return new Response("bad connect", { status: 400 });
-    this.#meta("tenant", c.tenantId);
+    this.#log.meta("tenant", c.tenantId);
+    if (this.#access.isRevoked(c.keyId) || (c.expiresAt !== undefined && c.expiresAt <= Date.now())) {
+      return Response.json({ reason: credentialRevoked }, { status: 401 });
+    }
     // Counted and accepted in one synchronous step: concurrent connects cannot both take the last slot.
-    if (this.#streamCount() >= c.limit) return Response.json({ limit: c.limit }, { status: 429 });
-    if (this.#streamCount() === 0) this.#resetStaleCursor();
+    if (this.#streams.count() >= c.limit) return Response.json({ limit: c.limit }, { status: 429 });
+    if (this.#streams.count() === 0) this.#resetStaleCursor();
     // No await before the stream is accepted below: the count above must still hold when it is.
-    this.ctx.waitUntil(this.#ensureAlarm());
+    this.ctx.waitUntil(this.#ensureAlarm(c.expiresAt));
     if (c.transport === "websocket") {
       const { 0: client, 1: server } = new WebSocketPair();
-      this.#streams.acceptWebSocket(server, c.filters, c.keyId);
+      this.#streams.acceptWebSocket(server, c.filters, c.keyId, c.expiresAt);
       if (c.since) this.ctx.waitUntil(this.#replay(server, c.tenantId, c.since));
       return new Response(null, { status: 101, webSocket: client });
     }
     const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
-    const sse = this.#streams.addSse(c.filters, writable.getWriter());
+    const sse = this.#streams.addSse(c.filters, writable.getWriter(), c.keyId, c.expiresAt);
     this.#streams.write(sse, sseHello);
     if (c.since) this.ctx.waitUntil(this.#replay(sse, c.tenantId, c.since));
     return new Response(readable, {
@@ -148,19 +152,26 @@ export class LiveEvents extends DurableObject<Bindings> {
     this.#streams.forget(ws);
   }
 
-  /** Every tick while streams are open: SSE keep-alives, reconciliation with the log, pruning. */
+  /** Every tick while streams are open (and at a credential's expiry): streams whose credential expired close;
+   * SSE keep-alives; pruning; reconciliation with the log and the re-check of the streams' keys. */
   override async alarm(): Promise<void> {
-    if (this.#streamCount() === 0) return;
-    for (const c of this.#streams.sse) this.#streams.write(c, sseKeepAlive);
     const now = Date.now();
-    this.ctx.storage.sql.exec("delete from seen where at < ?", now - seenTtlMs);
-    this.ctx.storage.sql.exec("delete from tickets where expires_at < ?", now);
-    await this.ctx.storage.setAlarm(now + tickMs);
-    const tenantId = this.#meta("tenant");
+    this.#streams.closeExpired(now);
+    if (this.#streams.count() === 0) return;
+    for (const c of this.#streams.sse) this.#streams.write(c, sseKeepAlive);
+    this.#log.prune(now);
+    this.#access.prune(now);
+    // The next tick, or sooner when a stream's credential expires before it.
+    await this.ctx.storage.setAlarm(Math.max(now + 1, Math.min(now + tickMs, this.#streams.earliestExpiry())));
+    const tenantId = this.#log.meta("tenant");
     if (!tenantId) return;
+    await Promise.all([this.#reconcile(tenantId, now), this.#recheckKeys(tenantId)]);
+  }
+
+  async #reconcile(tenantId: string, now: number): Promise<void> {
     try {
       const recent = await eventIdsAfter(this.#db(tenantId), tenantId, idFloor("evt", now - reconcileMs), 2_000);
-      const missing = recent.filter((id) => !this.#wasSent(id));
+      const missing = recent.filter((id) => !this.#log.wasSent(id));
       if (missing.length) {
         log.warn("live events reconciled", { tenant_id: tenantId, events: missing.length });
         for (const id of missing) this.#pending.add(id);
@@ -171,35 +182,36 @@ export class LiveEvents extends DurableObject<Bindings> {
     }
   }
 
-  #streamCount(): number {
-    return this.#streams.count();
-  }
-
-  #meta(k: string, v?: string): string | undefined {
-    const sql = this.ctx.storage.sql;
-    if (v !== undefined) {
-      sql.exec("insert into meta (k, v) values (?, ?) on conflict (k) do update set v = excluded.v", k, v);
-      return v;
+  /** Closes the streams of keys revoked (or no longer allowed `events:read`) without the object being told. */
+  async #recheckKeys(tenantId: string): Promise<void> {
+    const keys = [...new Set(this.#streams.all().map((t) => this.#streams.stateOf(t).keyId))];
+    try {
+      const allowed = await keysAllowedToStream(this.#db(tenantId), tenantId, keys);
+      for (const keyId of keys.filter((k) => !allowed.has(k))) {
+        log.warn("live streams of a revoked key closed by the re-check", { tenant_id: tenantId, key_id: keyId });
+        await this.revokeCredential(tenantId, keyId);
+      }
+    } catch (err) {
+      log.warn("live stream credential re-check failed", { tenant_id: tenantId, ...errorFields(err) });
     }
-    return sql.exec<{ v: string }>("select v from meta where k = ?", k).toArray()[0]?.v;
   }
 
   #db(tenantId: string) {
     return new Services(getConfig(this.env), this.env).tenantDb(tenantId);
   }
 
-  async #ensureAlarm(): Promise<void> {
-    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + tickMs);
+  /** An alarm within a tick, and no later than `expiresAt` (a new stream's credential expiry). */
+  async #ensureAlarm(expiresAt?: number): Promise<void> {
+    const current = await this.ctx.storage.getAlarm();
+    const at = Math.min(Date.now() + tickMs, expiresAt ?? Number.POSITIVE_INFINITY);
+    if (current === null || at < current) await this.ctx.storage.setAlarm(at);
   }
 
   /** First stream after a quiet period: live starts now (what came before is the replay's job, via `since`). */
   #resetStaleCursor(): void {
-    const cursor = this.#meta("cursor");
-    if (!cursor || idTime("evt", cursor) < Date.now() - reconcileMs) this.#meta("cursor", idFloor("evt", Date.now()));
-  }
-
-  #wasSent(id: string): boolean {
-    return this.ctx.storage.sql.exec("select 1 from seen where id = ?", id).toArray().length > 0;
+    const cursor = this.#log.meta("cursor");
+    if (!cursor || idTime("evt", cursor) < Date.now() - reconcileMs)
+      this.#log.meta("cursor", idFloor("evt", Date.now()));
   }
 
   /** Coalesced pulls: one at a time; a poke during a pull makes one more, and every poke waits for a pull that
@@ -222,11 +234,11 @@ export class LiveEvents extends DurableObject<Bindings> {
   }
 
   async #pullOnce(): Promise<void> {
-    const tenantId = this.#meta("tenant");
+    const tenantId = this.#log.meta("tenant");
     if (!tenantId) return;
     const ids = [...this.#pending];
     this.#pending.clear();
-    const cursor = this.#meta("cursor") ?? idFloor("evt", Date.now());
+    const cursor = this.#log.meta("cursor") ?? idFloor("evt", Date.now());
     const after = idFloor("evt", idTime("evt", cursor) - settleMs);
     let rows: Event[];
     try {
@@ -238,16 +250,25 @@ export class LiveEvents extends DurableObject<Bindings> {
     const got = new Set(rows.map((r) => r.id));
     for (const id of ids) if (!got.has(id) && id > after) this.#pending.add(id); // beyond this page
     if (rows.length === pullLimit) this.#dirty = true;
+    // Sent first, recorded after: a WebSocket message waits for every storage write made before it in the object
+    // to be durable (the output gate), so recording each id before its fan-out would hold every event back for a
+    // commit. Recording after is at-least-once: should the write not become durable, the object restarts without
+    // it and a later poke sends the event again, which clients drop by id.
     let max = cursor;
-    const now = Date.now();
+    const fresh: Event[] = [];
     for (const e of rows) {
-      // The dedupe: an id is sent once, whoever announced it and however often.
       if (e.id > max) max = e.id;
-      if (this.#wasSent(e.id)) continue;
-      this.ctx.storage.sql.exec("insert into seen (id, at) values (?, ?)", e.id, now);
+      // The dedupe: an id is sent once, whoever announced it and however often.
+      if (this.#log.wasSent(e.id)) continue;
+      fresh.push(e);
       this.#streams.fanOut(e);
     }
-    if (max !== cursor) this.#meta("cursor", max);
+    const now = Date.now();
+    this.#log.record(
+      fresh.map((e) => e.id),
+      now,
+    );
+    if (max !== cursor) this.#log.meta("cursor", max);
   }
 
   /**
@@ -261,14 +282,7 @@ export class LiveEvents extends DurableObject<Bindings> {
     streams.startReplay(target);
     const sent = new Set<string>();
     try {
-      const late = this.ctx.storage.sql
-        .exec<{ id: string }>(
-          "select id from seen where seq > (select seq from seen where id = ?) and id < ?",
-          since,
-          since,
-        )
-        .toArray()
-        .map((r) => r.id);
+      const late = this.#log.sentLateAfter(since);
       const db = this.#db(tenantId);
       let after = since;
       for (let page = 0; ; page++) {
@@ -281,7 +295,7 @@ export class LiveEvents extends DurableObject<Bindings> {
         if (rows.length < replayPage) break;
         if (sent.size >= replayMax) throw new ResumeTooOld();
       }
-      const unpublished = [...sent].filter((id) => !this.#wasSent(id)).slice(-skipMax);
+      const unpublished = [...sent].filter((id) => !this.#log.wasSent(id)).slice(-skipMax);
       streams.endReplay(target, sent, unpublished);
     } catch (err) {
       const tooOld = err instanceof ResumeTooOld;

@@ -5,7 +5,12 @@ import type { StreamFilters } from "../services/live-events";
 export interface ConnectRequest {
   transport: "websocket" | "sse";
   tenantId: string;
+  /** The API key the stream's credential is (or, for a JWT or a ticket, was issued by): revoking it closes the
+   * stream. */
   keyId: string;
+  /** When the credential stops being valid (ms since the epoch): a JWT's `exp`, also for a ticket minted with one.
+   * The stream closes then. None for an API key. */
+  expiresAt?: number | undefined;
   /** The tenant's concurrent stream limit (by plan). */
   limit: number;
   filters: StreamFilters;
@@ -25,7 +30,17 @@ export const closeCodes = {
   reconnect: 1012,
   /** More than the replay limit after `since`: list the gap with GET /v1/events, then open a new stream. */
   resumeTooOld: 4410,
+  /** The stream's credential is no longer valid (reason `credential_revoked` or `credential_expired`): reconnect
+   * only with a valid one (a new token, another key); the same credential is refused with 401. */
+  unauthorized: 4401,
 } as const;
+
+/** Close reasons that go with `closeCodes.unauthorized`. */
+export const credentialRevoked = "credential_revoked";
+export const credentialExpired = "credential_expired";
+
+/** Last bytes of an SSE stream the object ends (SSE has no close code): the WebSocket code and reason, as a comment. */
+export const sseClosing = (code: number, reason: string) => `: closed ${code} ${reason}\n\n`;
 
 /** First bytes of an SSE stream: reconnect after 1 s (browsers' EventSource honours `retry:`), and a comment so
  * proxies flush headers at once. */

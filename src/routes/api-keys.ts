@@ -107,7 +107,7 @@ export function registerApiKeys(app: App): void {
   app.openapi(revoke, async (c) => {
     const { db, tenantId } = tenantDb(c);
     const { id } = c.req.valid("param");
-    await revokeApiKey(db, authDeps(c), tenantId, c.var.principal, id);
+    await revokeApiKey(db, authDeps(c), tenantId, c.var.principal, id, c.var.services.liveEvents(tenantId));
     return c.json({ id, object: "api_key" as const, revoked: true as const }, 200);
   });
 }

@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import type { App, AppEnv } from "../context";
 import { AppError } from "../lib/errors";
 import { isId } from "../lib/ids";
+import { unauthorized } from "../middlewares/auth";
 import { type ConnectRequest, closeCodes, connectHeader } from "../objects/stream-protocol";
 import { parseTypes, streamLimits } from "../services/live-events";
 import { Event } from "./event-schemas";
@@ -33,9 +34,12 @@ const transports = `Two transports, one message format (each message is the \`Ev
 
 - **WebSocket**: send \`Upgrade: websocket\`. One text message per event. Send \`ping\` to get \`pong\`. Close codes:
   \`${closeCodes.reconnect}\` = reconnect (deploy, eviction, drain) and resume with \`since\`; \`${closeCodes.resumeTooOld}\` =
-  the gap since \`since\` is too long to replay (over 10 000 events): list it with \`GET /v1/events\`, then reconnect.
+  the gap since \`since\` is too long to replay (over 10 000 events): list it with \`GET /v1/events\`, then reconnect;
+  \`${closeCodes.unauthorized}\` = the stream's credential was revoked (\`credential_revoked\`) or expired
+  (\`credential_expired\`): reconnect only with a valid one.
 - **Server-Sent Events**: send \`Accept: text/event-stream\`. \`id:\` = event id, \`event:\` = type, \`data:\` = the
-  event; \`: keep-alive\` comments at least every 15 s; \`retry: 1000\` at the start.
+  event; \`: keep-alive\` comments at least every 15 s; \`retry: 1000\` at the start; a stream the server ends
+  finishes with a \`: closed <code> <reason>\` comment (the WebSocket close codes).
 
 **Authentication**: \`Authorization\` as every route, or \`?ticket=\` from \`POST /v1/stream_tickets\` (browsers cannot
 set headers on a WebSocket; never put an API key or token in a URL). **Resume**: \`Last-Event-ID\` (SSE) or
@@ -109,11 +113,12 @@ export function registerEventStream(app: App): void {
     if (typeof types === "string") {
       throw new AppError("validation_error", { detail: types, errors: [{ path: "types", message: types }] });
     }
-    const { tenantId, tenantPlan, keyId } = c.var.principal;
+    const { tenantId, tenantPlan, keyId, expiresAt } = c.var.principal;
     const connect: ConnectRequest = {
       transport: transportOf(c),
       tenantId,
       keyId,
+      expiresAt,
       limit: streamLimits[tenantPlan],
       filters: { types, paymentId: q.payment_id, orderId: q.order_id },
       since: resumeFrom(c, q.since),
@@ -121,6 +126,8 @@ export function registerEventStream(app: App): void {
     const headers: Record<string, string> = { [connectHeader]: JSON.stringify(connect) };
     if (connect.transport === "websocket") headers.Upgrade = "websocket";
     const res = await c.var.services.liveEvents(tenantId).fetch(new Request("https://live/connect", { headers }));
+    // The key was revoked after this request authenticated (auth caches live up to 10 s), or the token expired.
+    if (res.status === 401) throw unauthorized("The credential is invalid, expired or revoked.", true);
     if (res.status === 429) {
       throw new AppError("rate_limited", {
         detail: `At most ${connect.limit} concurrent streams on this plan; close one first.`,
@@ -130,8 +137,8 @@ export function registerEventStream(app: App): void {
     return res as never;
   });
   app.openapi(createTicket, async (c) => {
-    const { tenantId, keyId } = c.var.principal;
-    const t = await c.var.services.liveEvents(tenantId).issueTicket(tenantId, keyId);
+    const { tenantId, keyId, expiresAt } = c.var.principal;
+    const t = await c.var.services.liveEvents(tenantId).issueTicket(tenantId, keyId, expiresAt);
     return c.json(
       { object: "stream_ticket" as const, ticket: t.ticket, expires_at: new Date(t.expiresAt).toISOString() },
       201,

@@ -5,6 +5,7 @@ import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { type ApiKeyRole, apiKeyRoles, type KeyMode, newApiKeySecret } from "./api-keys-core";
 import { type AuthDeps, forgetApiKey } from "./auth";
+import { closeStreamsOfKey, type LiveEventsObject } from "./live-events";
 import { keyset, type Page, type PageRequest, toPage } from "./pagination";
 import { capStatements, rethrowCap } from "./tenant-caps";
 
@@ -62,7 +63,8 @@ export async function listApiKeys(db: ScopedDb, tenantId: string, page: PageRequ
 
 /**
  * Revokes a key: marks it in Postgres (the truth), then forgets it in this isolate and in Redis (tombstones, best
- * effort), so it is refused at once here and everywhere within 10 s, whatever Redis does. Idempotent: revoking a key
+ * effort), so it is refused at once here and everywhere within 10 s, whatever Redis does, and closes the live
+ * streams it opened (`streams`: the tenant's live-events object; best effort too). Idempotent: revoking a key
  * this tenant already revoked answers it again (and rewrites the tombstones, which a Redis outage may have lost).
  * 404 for an unknown or foreign key; 403 across ranks.
  */
@@ -72,6 +74,7 @@ export async function revokeApiKey(
   tenantId: string,
   actor: { role: ApiKeyRole; keyId: string },
   id: string,
+  streams: LiveEventsObject,
 ): Promise<ApiKeyRow> {
   const mine = and(eq(apiKeys.tenantId, tenantId), eq(apiKeys.id, id));
   const revocable = apiKeyRoles.filter((role) => !outranks(actor.role, role));
@@ -86,7 +89,7 @@ export async function revokeApiKey(
       .returning(),
   ]);
   if (row) {
-    await forgetApiKey(auth, row.id, row.secretHash);
+    await Promise.all([forgetApiKey(auth, row.id, row.secretHash), closeStreamsOfKey(streams, tenantId, row.id)]);
     return row;
   }
   if (before) {

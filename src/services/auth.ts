@@ -20,10 +20,13 @@ export interface Principal {
   keyId: string;
   role: ApiKeyRole;
   credential: "api_key" | "jwt";
+  /** When the credential stops being valid (ms since the epoch): a JWT's `exp`. None for an API key, which is valid
+   * until revoked. Long-lived uses of a credential (live streams) end then. */
+  expiresAt?: number;
 }
 
 /** `readAt`: when the Postgres read that produced it began (ms); every cache layer together keeps it ≤ 10 s. */
-type Stored = Omit<Principal, "credential"> & { secretHash: string; readAt: number };
+type Stored = Omit<Principal, "credential" | "expiresAt"> & { secretHash: string; readAt: number };
 type Tombstone = { revoked: true };
 type Lookup = { by: "hash"; value: string } | { by: "id"; value: string };
 

@@ -1,9 +1,11 @@
-import { and, eq, gt, inArray, or, type SQL } from "drizzle-orm";
-import { events } from "../db/schema";
+import { and, eq, gt, inArray, isNull, or, type SQL } from "drizzle-orm";
+import { apiKeys, events } from "../db/schema";
 import type { ScopedDb } from "../db/scoped-db";
 import { isId } from "../lib/ids";
 import { type Event, toEvent } from "../models/event";
+import { errorFields, log } from "../observability/logger";
 import { type AuthDeps, type Principal, principalForKeyId, type TenantPlan } from "./auth";
+import { can } from "./permissions";
 
 /**
  * Live events (docs/realtime.md): what a stream subscribes to, which events match it, and the Postgres reads the
@@ -67,21 +69,32 @@ export function eventSubjects(e: Event): { paymentId?: string; orderId?: string 
   return paymentId ? { paymentId } : {};
 }
 
-export function matches(f: StreamFilters, e: Event): boolean {
-  if (f.types.length && !f.types.some((t) => t === e.type || (t.endsWith(".*") && e.type.startsWith(t.slice(0, -1)))))
-    return false;
+/** Whether an event's type is one of the stream's patterns (exact or `namespace.*`; none = every type). */
+export function matchesType(f: StreamFilters, type: string): boolean {
+  return !f.types.length || f.types.some((t) => t === type || (t.endsWith(".*") && type.startsWith(t.slice(0, -1))));
+}
+
+/** Whether an event (given its subjects, see eventSubjects) passes the stream's payment and order filters. */
+export function matchesSubjects(f: StreamFilters, s: () => { paymentId?: string; orderId?: string }): boolean {
   if (!f.paymentId && !f.orderId) return true;
-  const s = eventSubjects(e);
-  if (f.paymentId && s.paymentId !== f.paymentId) return false;
-  if (f.orderId && s.orderId !== f.orderId) return false;
-  return true;
+  const { paymentId, orderId } = s();
+  return (!f.paymentId || paymentId === f.paymentId) && (!f.orderId || orderId === f.orderId);
+}
+
+export function matches(f: StreamFilters, e: Event): boolean {
+  return matchesType(f, e.type) && matchesSubjects(f, () => eventSubjects(e));
 }
 
 /** What the Worker calls on a tenant's object (src/objects/live-events.ts), as an RPC stub. */
 export interface LiveEventsObject {
   notify(tenantId: string, ids?: string[]): Promise<void>;
-  issueTicket(tenantId: string, keyId: string): Promise<{ ticket: string; expiresAt: number }>;
-  redeemTicket(ticket: string): Promise<{ keyId: string } | null>;
+  issueTicket(
+    tenantId: string,
+    keyId: string,
+    credentialExpiresAt?: number,
+  ): Promise<{ ticket: string; expiresAt: number }>;
+  redeemTicket(ticket: string): Promise<{ keyId: string; credentialExpiresAt?: number } | null>;
+  revokeCredential(tenantId: string, keyId: string): Promise<number>;
   fetch(request: Request): Promise<Response>;
 }
 
@@ -99,6 +112,36 @@ export function liveEventsObject(
  */
 export async function publishLive(target: LiveEventsObject, tenantId: string, eventIds: string[]): Promise<void> {
   await target.notify(tenantId, eventIds);
+}
+
+/**
+ * After a key's revocation: its tenant's object closes the streams the key opened (itself, or through a JWT or a
+ * ticket of it) and refuses it from then on, which also covers a connect authenticated just before the revocation
+ * (principals are cached up to 10 s). Best effort: the revocation is already committed, and should the object be
+ * unreachable its own credential re-check (every 10 s while streams are open) closes them.
+ */
+export async function closeStreamsOfKey(target: LiveEventsObject, tenantId: string, keyId: string): Promise<void> {
+  try {
+    await target.revokeCredential(tenantId, keyId);
+  } catch (err) {
+    log.warn("streams of a revoked key not closed at once; the object's re-check closes them", {
+      tenant_id: tenantId,
+      key_id: keyId,
+      ...errorFields(err),
+    });
+  }
+}
+
+/** Of these keys, the ones that may still stream: not revoked, and with a role that has `events:read`. */
+export async function keysAllowedToStream(db: ScopedDb, tenantId: string, keyIds: string[]): Promise<Set<string>> {
+  if (!keyIds.length) return new Set();
+  const rows = await db.run(
+    db.db
+      .select({ id: apiKeys.id, role: apiKeys.role })
+      .from(apiKeys)
+      .where(and(eq(apiKeys.tenantId, tenantId), inArray(apiKeys.id, keyIds), isNull(apiKeys.revokedAt))),
+  );
+  return new Set(rows.filter((r) => can(r.role, "events:read")).map((r) => r.id));
 }
 
 /**
@@ -159,8 +202,8 @@ export function parseTicket(ticket: string): { tenantId: string } | null {
 }
 
 /**
- * Ticket → the principal of the credential that made it, or null (malformed, unknown, expired, used, or its key
- * revoked since). Redeeming deletes it: a ticket opens one stream. The tenant comes from the ticket, and the key
+ * Ticket → the principal of the credential that made it (with that credential's expiry), or null (malformed,
+ * unknown, expired, used, or its key revoked since). Redeeming deletes it: a ticket opens one stream. The tenant comes from the ticket, and the key
  * must still belong to it, so a ticket can only ever open its own tenant's stream.
  */
 export async function principalForTicket(
@@ -173,5 +216,9 @@ export async function principalForTicket(
   const redeemed = await objectOf(parsed.tenantId).redeemTicket(ticket);
   if (!redeemed) return null;
   const principal = await principalForKeyId(deps, redeemed.keyId);
-  return principal && principal.tenantId === parsed.tenantId ? principal : null;
+  if (!principal || principal.tenantId !== parsed.tenantId) return null;
+  // A ticket minted with a JWT lets its stream live no longer than that token.
+  return redeemed.credentialExpiresAt === undefined
+    ? principal
+    : { ...principal, expiresAt: redeemed.credentialExpiresAt };
 }

@@ -40,12 +40,12 @@ export async function issueAccessToken(
 /**
  * Verifies an access token per RFC 8725: the algorithm is pinned (HS256; `none` and any other alg are refused by
  * the header check), the signature, `iss` and `aud` must match, and `exp` is REQUIRED. Time claims allow a small
- * skew. Returns the key id and tenant, or null for any defect.
+ * skew. Returns the key id, the tenant and the expiry (ms), or null for any defect.
  */
 export async function verifyAccessToken(
   jwt: Config["jwt"],
   token: string,
-): Promise<{ keyId: string; tenantId: string } | null> {
+): Promise<{ keyId: string; tenantId: string; expiresAt: number } | null> {
   if (!jwt.signingKey) return null;
   try {
     const payload = await verify(token, jwt.signingKey, {
@@ -62,7 +62,7 @@ export async function verifyAccessToken(
     if (typeof nbf === "number" && nbf - skewSeconds > now) return null;
     if (typeof iat === "number" && iat - skewSeconds > now) return null;
     if (typeof sub !== "string" || !isId("key", sub) || typeof tenant !== "string") return null;
-    return { keyId: sub, tenantId: tenant };
+    return { keyId: sub, tenantId: tenant, expiresAt: exp * 1000 };
   } catch {
     return null;
   }

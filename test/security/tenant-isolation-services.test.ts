@@ -85,7 +85,7 @@ describe("services filter by tenant even where row-level security would not", ()
     const services = new Services(getConfig(env), env);
     const auth = { db, redis: services.redis, keys: services.keys };
     const actor = { role: "owner" as const, keyId: a.tenant.keyId };
-    expect(await refusal(revokeApiKey(db, auth, A, actor, b.spare.keyId))).toBe("not_found");
+    expect(await refusal(revokeApiKey(db, auth, A, actor, b.spare.keyId, services.liveEvents(A)))).toBe("not_found");
 
     expect(await bodyOf(await call(`/v1/users/${b.userId}`, { headers: b.tenant.auth }))).toEqual(before);
     expect((await getOrder(db, b.tenant.tenantId, b.orderId))?.status).toBe("pending");
