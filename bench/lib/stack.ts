@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { appendFileSync } from "node:fs";
 import type { Readable } from "node:stream";
-import { Miniflare } from "miniflare";
+import { Log, LogLevel, Miniflare } from "miniflare";
 import { createClient } from "redis";
 import { createDatabase, defaultDatabaseUrl, dropDatabase, migrateDatabase } from "../../dev/lib/db";
 import type { StandIn, StandInStats } from "../../dev/lib/standin";
@@ -96,8 +96,19 @@ export interface Stack {
   close(): Promise<void>;
 }
 
-/** `BENCH_WORKER_LOG=<file>`: every line the Worker writes is appended there too (to debug a study). */
-const traceFile = process.env.BENCH_WORKER_LOG;
+/**
+ * `BENCH_WORKER_LOG=<file>`: every line the Worker writes, and Miniflare's own log at debug level (its queue broker
+ * says there when it retries, dead-letters or drops a message), appended to that file — for diagnosing a study.
+ */
+const workerLogFile = process.env.BENCH_WORKER_LOG;
+const toLogFile = (line: string) => {
+  if (workerLogFile) appendFileSync(workerLogFile, `${line}\n`);
+};
+class FileLog extends Log {
+  override log(message: string): void {
+    toLogFile(`${new Date().toISOString()} ${message}`);
+  }
+}
 
 /** Counts lines and keeps a short tail, without echoing: a benchmark's terminal is for progress. */
 function captureStdio(logs: WorkerLogs) {
@@ -107,7 +118,7 @@ function captureStdio(logs: WorkerLogs) {
       stream.on("data", (chunk: string) => {
         for (const line of chunk.split("\n")) {
           if (!line.trim()) continue;
-          if (traceFile) appendFileSync(traceFile, `${line}\n`);
+          toLogFile(line);
           logs.lines++;
           logs.tail.push(line.slice(0, 500));
           // Error-level app lines, and anything not JSON: workerd's own messages (uncaught exceptions).
@@ -148,6 +159,7 @@ function workerd(
 ): Miniflare {
   return new Miniflare({
     ...(inspector ? { inspectorPort: 0 } : {}),
+    ...(workerLogFile ? { log: new FileLog(LogLevel.DEBUG, { prefix: "mf" }) } : {}),
     ...config,
     modules: true,
     modulesRoot: bundle.dir,

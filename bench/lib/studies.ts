@@ -135,6 +135,10 @@ export function estimateStudySeconds(s: StudySettings): number {
 
 function summary(v: unknown): string {
   if (isSkipped(v)) return `skipped: ${v.skip}`;
+  // Chaos and stream studies both have `runs`; only chaos has `failures` (it crashed here as a stream study).
+  if (typeof v === "object" && v !== null && "runs" in v && "failures" in v) {
+    return (v as ChaosStudy).runs.map(chaosSummary).join("\n");
+  }
   if (typeof v === "object" && v !== null && "runs" in v) return streamSummary(v as StreamStudy);
   if (typeof v === "object" && v !== null && "receivers" in v) return webhookSummary(v as WebhookStudy);
   const r = v as Partial<QueueThroughput & DuplicateKeys & CacheStudy & FuzzResult & MoneyRunResult>;
@@ -148,8 +152,6 @@ function summary(v: unknown): string {
   }
   if (r.keysWithOne !== undefined) return r.failures?.length ? `FAILED: ${r.failures.join("; ")}` : "passed";
   if (r.phases) return r.phases.map((p) => `${p.name} ${(p.hitRatio * 100).toFixed(1)} %`).join(", ");
-  const chaos = v as Partial<ChaosStudy>;
-  if (chaos.runs) return chaos.runs.map(chaosSummary).join("\n");
   if (r.serverErrors !== undefined) {
     return `${r.requests} requests, ${r.serverErrors} 5xx, ${r.contractViolations} contract violations`;
   }

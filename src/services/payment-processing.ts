@@ -1,4 +1,4 @@
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { failedRequirement, requireUpdated } from "../db/guards";
 import { orders, payments } from "../db/schema";
 import type { ScopedDb } from "../db/scoped-db";
@@ -32,8 +32,14 @@ interface Loaded {
   order: OrderWithItems | null;
 }
 
-/** Reads the payment and its order, and in the same round trip marks the message's outbox row received. */
+/**
+ * Reads the payment and its order, and in the same round trip marks the message's outbox row received. The order is
+ * found by a scalar subquery (`orders.id = (select order_id …)`): one primary-key probe whatever the planner's
+ * statistics say. As `IN (subquery)`, stale statistics (a tenant grown since the last ANALYZE) made Postgres walk
+ * every order of the tenant per message (test/node/consumer-lookups.test.ts).
+ */
 async function load(db: ScopedDb, tenantId: string, paymentId: string, outboxId?: string): Promise<Loaded | null> {
+  const orderId = db.db.select({ id: payments.orderId }).from(payments).where(eq(payments.id, paymentId));
   const [, [payment], [order]] = await db.batch([
     markReceived(db, outboxId),
     db.db
@@ -44,12 +50,7 @@ async function load(db: ScopedDb, tenantId: string, paymentId: string, outboxId?
     db.db
       .select(withItems)
       .from(orders)
-      .where(
-        and(
-          eq(orders.tenantId, tenantId),
-          inArray(orders.id, db.db.select({ id: payments.orderId }).from(payments).where(eq(payments.id, paymentId))),
-        ),
-      )
+      .where(and(eq(orders.tenantId, tenantId), eq(orders.id, orderId)))
       .limit(1),
   ]);
   return payment ? { payment, order: order ?? null } : null;

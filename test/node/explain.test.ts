@@ -1,12 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { neon } from "@neondatabase/serverless";
 import { and, eq, inArray, lt } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/neon-http";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDatabase, defaultDatabaseUrl, dropDatabase, migrateDatabase } from "../../dev/lib/db";
 import { redisKeys } from "../../src/cache/keys";
-import type { HttpDb } from "../../src/db/client";
 import { payments, refunds } from "../../src/db/schema";
 import { ScopedDb } from "../../src/db/scoped-db";
 import { type IdPrefix, uuidToId } from "../../src/lib/ids";
@@ -24,6 +21,7 @@ import { createRefund, getRefund, listRefunds } from "../../src/services/refunds
 import { getUser, listUsers } from "../../src/services/users";
 import { deliverWebhook } from "../../src/services/webhook-delivery";
 import { getWebhookEndpoint, listWebhookEndpoints } from "../../src/services/webhook-endpoints";
+import { explainScoped, flattenPlan, type PgFailure, type PlanNode, recorder, showPlan } from "../support/sql-recorder";
 
 /*
  * The query plans behind docs/data-model.md's "Query → index" table, on a database shaped like production: ~100k
@@ -209,62 +207,13 @@ async function seed(pool: pg.Pool, n: number, baseMs: number): Promise<{ before:
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Recording what the app sends
-
-interface Built {
-  sql: string;
-  params: unknown[];
-}
-interface Preparable {
-  _prepare(): { getQuery(): Built };
-}
-type PgFailure = { code: string; constraint: string };
-
-/**
- * A drizzle neon-http database that records each batch as NeonHttpSession.batch would send it and sends nothing;
- * every statement "returns" no rows. `failFirst` makes the first batch fail as Postgres would, to reach a
- * service's recovery path (the idempotency-key replay after a unique violation).
- */
-function recorder(failFirst?: PgFailure) {
-  const real = drizzle({ client: neon("postgresql://recorder:unused@127.0.0.1:9/recorder") });
-  const batches: Built[][] = [];
-  const db = Object.create(real) as HttpDb;
-  const batch = async (queries: Preparable[]) => {
-    batches.push(queries.map((q) => q._prepare().getQuery()));
-    if (failFirst && batches.length === 1) throw Object.assign(new Error("recorded failure"), failFirst);
-    return queries.map(() => Object.assign([], { rows: [] }));
-  };
-  Object.defineProperty(db, "batch", { value: batch });
-  return { db, batches };
-}
-
-// ---------------------------------------------------------------------------------------------------------------
 // Plans
 
-interface PlanNode {
-  "Node Type": string;
-  "Relation Name"?: string;
-  "Index Name"?: string;
-  "Index Cond"?: string;
-  Filter?: string;
-  Plans?: PlanNode[];
-}
-
-const flatten = (node: PlanNode): PlanNode[] => [node, ...(node.Plans ?? []).flatMap(flatten)];
 const indexScans = new Set(["Index Scan", "Index Only Scan", "Bitmap Index Scan"]);
-
-/** The plan as indented lines: what a failing assertion prints. */
-function show(node: PlanNode, depth = 0): string {
-  const on = node["Index Name"] ?? node["Relation Name"];
-  const cond = node["Index Cond"] ? ` cond ${node["Index Cond"]}` : "";
-  const filter = node.Filter ? ` filter ${node.Filter}` : "";
-  const line = `${"  ".repeat(depth)}${node["Node Type"]}${on ? ` ${on}` : ""}${cond}${filter}`;
-  return [line, ...(node.Plans ?? []).map((p) => show(p, depth + 1))].join("\n");
-}
 
 /** What keeps a plan from meeting its case: empty when it uses the index, seq-scans no big table, needs no sort. */
 function shortfalls(plan: PlanNode, c: Pick<Case, "index" | "ordered">, seqScanOk?: string): string[] {
-  const nodes = flatten(plan);
+  const nodes = flattenPlan(plan);
   const wanted = Array.isArray(c.index) ? c.index : [c.index];
   const used = nodes.filter((n) => indexScans.has(n["Node Type"])).map((n) => n["Index Name"] ?? "");
   const problems: string[] = [];
@@ -759,6 +708,27 @@ const cases: Case[] = [
     index: "outbox_pkey",
   },
   {
+    name: "payments consumer: the payment's order (scalar subquery)",
+    scope: "tenant",
+    run: (db, f) => processPayment(db, noProvider, f.tenant, f.payment, f.outboxRow),
+    pick: [0, 2],
+    index: ["orders_pkey", "orders_tenant_id_idx"],
+  },
+  {
+    name: "refunds consumer: the refund's payment (scalar subquery)",
+    scope: "tenant",
+    run: (db, f) => processRefund(db, noProvider, f.tenant, f.refund, f.outboxRow),
+    pick: [0, 2],
+    index: ["payments_pkey", "payments_tenant_id_idx"],
+  },
+  {
+    name: "refunds consumer: the refund's order (scalar subqueries)",
+    scope: "tenant",
+    run: (db, f) => processRefund(db, noProvider, f.tenant, f.refund, f.outboxRow),
+    pick: [0, 3],
+    index: ["orders_pkey", "orders_tenant_id_idx"],
+  },
+  {
     name: "refunds consumer: the refund",
     scope: "tenant",
     run: (db, f) => processRefund(db, noProvider, f.tenant, f.refund, f.outboxRow),
@@ -817,22 +787,7 @@ async function planOf(c: Case): Promise<PlanNode> {
   const scope = rec.batches[b]?.[0];
   const statement = rec.batches[b]?.[s + 1];
   if (!scope || !statement) throw new Error(`${c.name}: nothing recorded at batch ${b}, statement ${s}`);
-  const sql = statement.sql;
-  const client = await pool.connect();
-  try {
-    await client.query("begin");
-    await client.query(scope.sql, scope.params);
-    const { rows } = await client.query<{ "QUERY PLAN": [{ Plan: PlanNode }] }>(
-      `explain (format json) ${sql}`,
-      statement.params,
-    );
-    const plan = rows[0]?.["QUERY PLAN"][0].Plan;
-    if (!plan) throw new Error(`${c.name}: no plan`);
-    return plan;
-  } finally {
-    await client.query("rollback");
-    client.release();
-  }
+  return explainScoped(pool, scope, statement);
 }
 
 async function oneId(sql: string, prefix: IdPrefix): Promise<string> {
@@ -913,7 +868,7 @@ describe(`query plans with RLS on, ~${rowsPerTable / 1000}k rows per table`, () 
     const expected = Array.isArray(c.index) ? c.index.join(" | ") : c.index;
     it(`${c.name} → ${expected}`, async () => {
       const plan = await planOf(c);
-      expect(shortfalls(plan, c, c.seqScanOk), show(plan)).toEqual([]);
+      expect(shortfalls(plan, c, c.seqScanOk), showPlan(plan)).toEqual([]);
     });
   }
 });
