@@ -1,4 +1,4 @@
-import { and, eq, inArray, isNull, lt, sql } from "drizzle-orm";
+import { and, eq, isNull, lt, sql } from "drizzle-orm";
 import { emailMessages, orderItems, orders, payments, refunds, tenants, users } from "../db/schema";
 import type { ScopedDb } from "../db/scoped-db";
 import { isId } from "../lib/ids";
@@ -26,7 +26,8 @@ async function loadFacts(db: ScopedDb, tenantId: string, subjectId: string, outb
   const paymentIds = refund
     ? db.db.select({ id: refunds.paymentId }).from(refunds).where(eq(refunds.id, subjectId))
     : db.db.select({ id: payments.id }).from(payments).where(eq(payments.id, subjectId));
-  const mine = and(eq(payments.tenantId, tenantId), inArray(payments.id, paymentIds));
+  // Scalar subqueries (`id = (select …)`): primary-key probes whatever the planner's statistics say (docs/data-model.md).
+  const mine = and(eq(payments.tenantId, tenantId), eq(payments.id, paymentIds));
   const [, tenant, settings, subject, items] = await db.batch([
     markReceived(db, outboxId),
     db.db.select({ name: tenants.name }).from(tenants).where(eq(tenants.id, tenantId)),
@@ -51,7 +52,7 @@ async function loadFacts(db: ScopedDb, tenantId: string, subjectId: string, outb
       .where(
         and(
           eq(orderItems.tenantId, tenantId),
-          inArray(orderItems.orderId, db.db.select({ id: payments.orderId }).from(payments).where(mine)),
+          eq(orderItems.orderId, db.db.select({ id: payments.orderId }).from(payments).where(mine)),
         ),
       )
       .orderBy(orderItems.position),
