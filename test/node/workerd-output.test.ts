@@ -51,14 +51,34 @@ describe("workerd output filter", () => {
     expect(out.join("")).toBe(`${internal}\n`);
   });
 
+  it("drops vitest's teardown refusal of a module load (background work outliving its test file), frames included", () => {
+    const { out, stream } = sink();
+    const filter = filterWorkerdOutput([stream]);
+    stream.write(
+      'uncaught exception; source = Uncaught (in promise); stack = EnvironmentTeardownError: [vitest-worker]: Closing rpc while "resolve" was pending\n' +
+        "    at tmp/ci/node_modules/vitest/dist/chunks/init.k9zZ9sLh.js:133:12\n" +
+        "    at Array.map (<anonymous>)\n",
+    );
+    stream.write(
+      'uncaught exception; exception = workerd/jsg/_virtual_includes/iterator/workerd/jsg/value.h:1480: failed: jsg.Error: EnvironmentTeardownError: [vitest-worker]: Closing rpc while "resolve" was pending\n',
+    );
+    stream.write(`${stack}\n`);
+    stream.write(" ✓ workers test/routes/users.test.ts (19 tests)\n");
+    filter.restore();
+    expect(filter.hidden()).toBe(2);
+    expect(filter.unexplained()).toEqual([]);
+    expect(out.join("")).toBe(" ✓ workers test/routes/users.test.ts (19 tests)\n");
+  });
+
   it("keeps any other uncaught exception on screen and reports it", () => {
     const { out, stream } = sink();
     const filter = filterWorkerdOutput([stream]);
     const line = "uncaught exception; source = Uncaught (in promise); stack = TypeError: x is undefined";
     stream.write(`${line}\n${stack}\n`);
-    filter.restore();
     expect(filter.unexplained()).toEqual([line]);
-    expect(out.join("")).toBe(`${line}\n${stack}\n`); // a stack line after a real error stays
+    stream.write("    at Object.<anonymous> (src/x.ts:1:1)\n");
+    filter.restore();
+    expect(out.join("")).toBe(`${line}\n${stack}\n    at Object.<anonymous> (src/x.ts:1:1)\n`); // stacks after a real error stay
     expect(stream.write("after restore\n")).toBe(true);
     expect(out.at(-1)).toBe("after restore\n");
   });

@@ -125,6 +125,8 @@ export default async function setup(project: TestProject) {
     }
     await redis.quit();
     if (unexplained.length > 0) {
+      // vitest reports a teardown error but keeps the exit code: set it, so the run fails.
+      process.exitCode = 1;
       throw new Error(`workerd reported ${unexplained.length} uncaught exception(s):\n${unexplained.join("\n")}`);
     }
   };

@@ -36,6 +36,11 @@ const noise = [
   /^uncaught exception; source = Uncaught \(in promise\); stack = Error: Network connection lost\.$/,
   /^uncaught exception; exception = workerd\/jsg\/\S+: disconnected: jsg\.Error: Network connection lost\.$/,
   /^exception = workerd\/api\/web-socket\.c\+\+:\d+: disconnected: WebSocket peer disconnected$/,
+  // vitest's own RPC refusing a module load once a test file's environment is closing: background work the file
+  // started (a queue consumer run, a receipt's lazy pdf-lib import) outlived the file. A harness diagnostic, not the
+  // Worker's: a module that really failed to load fails the test that needs it.
+  /^uncaught exception; source = Uncaught \(in promise\); stack = EnvironmentTeardownError: \[vitest-worker\]: Closing rpc while "\w+" was pending$/,
+  /^uncaught exception; exception = workerd\/jsg\/\S+: failed: jsg\.Error: EnvironmentTeardownError: \[vitest-worker\]: Closing rpc while "\w+" was pending$/,
 ];
 /** A failed DNS lookup, and the "internal error" lines workerd prints for the same failure. */
 const dnsFailure = /^(?:exception|e) = kj\/async-io-unix\.c\+\+:\d+: failed: DNS lookup failed\./;
@@ -43,8 +48,8 @@ const internalError = [
   /^uncaught exception; source = Uncaught \(in promise\); stack = Error: internal error; reference = \w+$/,
   /^uncaught exception; exception = workerd\/jsg\/\S+: failed: jsg\.Error: internal error; reference = \w+$/,
 ];
-/** workerd's symbolized stack line that follows each diagnostic. */
-const stackLine = /^stack:( \S+workerd@[0-9a-f]+)+(; sentryErrorContext = \w+)?(; wdErrId = \w+)?$/;
+/** workerd's symbolized stack line that follows each diagnostic, or a JavaScript stack frame of the error. */
+const stackLine = /^(stack:( \S+workerd@[0-9a-f]+)+(; sentryErrorContext = \w+)?(; wdErrId = \w+)?|\s+at \S.*)$/;
 
 export interface WorkerdOutputFilter {
   /** Diagnostics dropped so far. */
