@@ -8,7 +8,7 @@ import type { StandIn } from "../../dev/lib/standin";
 import { startNeonStandIn } from "../../dev/neon";
 import { ROLE_CHECK_TTL_MS } from "../../dev/neon/gate";
 import { cstr, parseErrorFields, splitMessages, startupMessage, typed } from "../../dev/neon/pgwire";
-import { baseUrl, createTempDatabase, tempDatabaseName } from "./neon-harness";
+import { baseUrl, createTempDatabase, rejection, tempDatabaseName } from "./neon-harness";
 
 /**
  * The Neon stand-in refuses what Neon refuses (issue #19, item 2), through the real driver on both transports: a
@@ -40,16 +40,6 @@ const route = (host: string) => {
 };
 const conn = (host: string, user: string, password: string, database = DB) =>
   `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}/${database}`;
-
-type ErrorLike = Error & Record<string, unknown>;
-async function rejection(p: Promise<unknown>): Promise<ErrorLike> {
-  try {
-    await p;
-  } catch (err) {
-    return err as ErrorLike;
-  }
-  throw new Error("expected a rejection");
-}
 
 type Transport = "http" | "pool" | "client";
 const transports: Transport[] = ["http", "pool", "client"];

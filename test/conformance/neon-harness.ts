@@ -108,3 +108,15 @@ export async function startTempCluster(hba: string): Promise<TempCluster> {
     },
   };
 }
+
+export type ErrorLike = Error & Record<string, unknown>;
+
+/** The error `p` rejects with (fails if it resolves). */
+export async function rejection(p: Promise<unknown>): Promise<ErrorLike> {
+  try {
+    await p;
+  } catch (err) {
+    return err as ErrorLike;
+  }
+  throw new Error("expected a rejection");
+}

@@ -14,6 +14,7 @@ import { cstr, splitMessages, startupMessage, typed } from "../../dev/neon/pgwir
 import {
   clusterUnavailable,
   createTempDatabase,
+  rejection,
   startTempCluster,
   type TempCluster,
   tempDatabaseName,
@@ -43,16 +44,6 @@ let direct: pg.Client;
 let dropDb: () => Promise<void>;
 /** Connection-string host → another stand-in (default: `standIn`), for both transports. */
 const routes = new Map<string, StandIn>();
-
-type ErrorLike = Error & Record<string, unknown>;
-async function rejection(p: Promise<unknown>): Promise<ErrorLike> {
-  try {
-    await p;
-  } catch (err) {
-    return err as ErrorLike;
-  }
-  throw new Error("expected a rejection");
-}
 
 function newPool(connectionString = CONN): Pool {
   // Bounded waits: a broken tunnel fails a test in seconds instead of hanging it until the test timeout.
