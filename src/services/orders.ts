@@ -1,4 +1,4 @@
-import { and, eq, getTableColumns, gte, inArray, isNull, lt, type SQL, sql } from "drizzle-orm";
+import { and, eq, getTableColumns, gte, inArray, isNull, lt, type SQL, type SQLWrapper, sql } from "drizzle-orm";
 import { mapRequirement, requireThat } from "../db/guards";
 import { orderItems, orders, payments, users } from "../db/schema";
 import type { ScopedDb } from "../db/scoped-db";
@@ -32,6 +32,20 @@ export const withItems = {
       'unit_amount', i.unit_amount) order by i.position)
     from ${orderItems} i where i.order_id = ${orders.id}), '[]'::json)`.as("items"),
 };
+
+/**
+ * The order (with items) of a payment, given its id or a subquery yielding it, as one batch statement. Scalar
+ * subqueries (`id = (select …)`): primary-key probes whatever the planner's statistics say (docs/data-model.md
+ * "consumer-nested-in").
+ */
+export function orderOfPayment(db: ScopedDb, tenantId: string, paymentId: string | SQLWrapper) {
+  const orderId = db.db.select({ id: payments.orderId }).from(payments).where(eq(payments.id, paymentId));
+  return db.db
+    .select(withItems)
+    .from(orders)
+    .where(and(eq(orders.tenantId, tenantId), eq(orders.id, orderId)))
+    .limit(1);
+}
 
 /** Σ quantity × unit_amount, refused beyond the API's maximum amount. */
 export function orderAmount(items: OrderItem[]): number {

@@ -7,7 +7,7 @@ import { type Order, toOrder } from "../models/order";
 import { type Payment, type PaymentRow, toPayment } from "../models/payment";
 import type { PaymentProvider } from "../providers/provider";
 import { recordEvent } from "./event-log";
-import { getOrder, type OrderWithItems, withItems } from "./orders";
+import { getOrder, type OrderWithItems, orderOfPayment } from "./orders";
 import { markReceived, type OutboxRow, outboxRowsFromSql } from "./outbox";
 
 export type ProcessOutcome =
@@ -39,7 +39,6 @@ interface Loaded {
  * every order of the tenant per message (test/node/consumer-lookups.test.ts).
  */
 async function load(db: ScopedDb, tenantId: string, paymentId: string, outboxId?: string): Promise<Loaded | null> {
-  const orderId = db.db.select({ id: payments.orderId }).from(payments).where(eq(payments.id, paymentId));
   const [, [payment], [order]] = await db.batch([
     markReceived(db, outboxId),
     db.db
@@ -47,11 +46,7 @@ async function load(db: ScopedDb, tenantId: string, paymentId: string, outboxId?
       .from(payments)
       .where(and(eq(payments.tenantId, tenantId), eq(payments.id, paymentId)))
       .limit(1),
-    db.db
-      .select(withItems)
-      .from(orders)
-      .where(and(eq(orders.tenantId, tenantId), eq(orders.id, orderId)))
-      .limit(1),
+    orderOfPayment(db, tenantId, paymentId),
   ]);
   return payment ? { payment, order: order ?? null } : null;
 }

@@ -8,7 +8,7 @@ import { type Payment, type PaymentRow, toPayment } from "../models/payment";
 import { type Refund, type RefundRow, toRefund } from "../models/refund";
 import type { PaymentProvider } from "../providers/provider";
 import { recordEvent } from "./event-log";
-import { type OrderWithItems, withItems } from "./orders";
+import { type OrderWithItems, orderOfPayment } from "./orders";
 import { markReceived, type OutboxRow, outboxRowsFromSql } from "./outbox";
 
 export type RefundOutcome =
@@ -40,7 +40,6 @@ interface Loaded {
  */
 async function load(db: ScopedDb, tenantId: string, refundId: string, outboxId?: string): Promise<Loaded | null> {
   const paymentId = db.db.select({ id: refunds.paymentId }).from(refunds).where(eq(refunds.id, refundId));
-  const orderId = db.db.select({ id: payments.orderId }).from(payments).where(eq(payments.id, paymentId));
   const [, [refund], [payment], [order]] = await db.batch([
     markReceived(db, outboxId),
     db.db
@@ -53,11 +52,7 @@ async function load(db: ScopedDb, tenantId: string, refundId: string, outboxId?:
       .from(payments)
       .where(and(eq(payments.tenantId, tenantId), eq(payments.id, paymentId)))
       .limit(1),
-    db.db
-      .select(withItems)
-      .from(orders)
-      .where(and(eq(orders.tenantId, tenantId), eq(orders.id, orderId)))
-      .limit(1),
+    orderOfPayment(db, tenantId, paymentId),
   ]);
   return refund ? { refund, payment: payment ?? null, order: order ?? null } : null;
 }

@@ -1,11 +1,9 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { refunds } from "../../src/db/schema";
-import { ScopedDb } from "../../src/db/scoped-db";
 import { newId } from "../../src/lib/ids";
-import { createOrderVia } from "../support/fixtures";
+import { createOrderVia, insertRefund } from "../support/fixtures";
 import { call, json, problemOf } from "../support/http";
 import { createPayment, settled, waitFor } from "../support/payments";
-import { createTestTenant, type TestTenant, testDb } from "../support/tenants";
+import { createTestTenant, type TestTenant } from "../support/tenants";
 
 type Refund = { id: string; object: string; payment_id: string; amount: number; status: string };
 type List = { object: string; url: string; has_more: boolean; data: Refund[] };
@@ -32,28 +30,6 @@ async function paidPayment(t: TestTenant): Promise<string> {
   return id;
 }
 
-/** A failed refund, written directly (the sandbox only fails refunds after retries, which is slow). */
-async function insertFailedRefund(t: TestTenant, paymentId: string): Promise<string> {
-  const db = testDb();
-  const now = new Date();
-  const id = newId("re", now.getTime());
-  await ScopedDb.forService(db).run(
-    db.insert(refunds).values({
-      id,
-      tenantId: t.tenantId,
-      paymentId,
-      amount: 1,
-      status: "failed",
-      failureCode: "processing_error",
-      idempotencyKey: crypto.randomUUID(),
-      requestFingerprint: "test-fixture",
-      createdAt: now,
-      updatedAt: now,
-    }),
-  );
-  return id;
-}
-
 let t: TestTenant;
 let other: TestTenant;
 let payA: string;
@@ -68,7 +44,8 @@ beforeAll(async () => {
   const r1 = await refund(t, payA, 1_000);
   const r2 = await refund(t, payB, 2_000);
   const r3 = await refund(t, payA, 3_000);
-  failedId = await insertFailedRefund(t, payB);
+  // A failed refund, written directly (the sandbox only fails refunds after retries, which is slow).
+  failedId = await insertRefund(t, payB, { amount: 1, status: "failed", failureCode: "processing_error" });
   await paidPayment(other).then((p) => refund(other, p, 500));
   // Wait until the consumer has settled the three API refunds.
   await waitFor(async () => {
