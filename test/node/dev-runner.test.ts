@@ -151,6 +151,8 @@ describe("npm run dev", { timeout: 90_000 }, () => {
     expect(groupAlive(dev.child.pid as number), dev.output().slice(-2000)).toBe(false);
     expect(stopMs).toBeLessThan(10_000);
     expect(await portOpen(dev.port)).toBe(false);
+    // Its last line can still be in the pipe after the processes are gone.
+    for (let i = 0; i < 50 && !/\[dev\]\s+stopped/.test(dev.output()); i++) await sleep(100);
     expect(dev.output()).toMatch(/\[dev\]\s+stopped/);
   });
 

@@ -2,6 +2,8 @@ import { createExecutionContext, createMessageBatch, getQueueResult, waitOnExecu
 import { env } from "cloudflare:workers";
 import { sql } from "drizzle-orm";
 import { seedPaymentsSql } from "../../dev/lib/seed-payments";
+import { getConfig } from "../../src/config";
+import { createHttpDb } from "../../src/db/client";
 import { ScopedDb } from "../../src/db/scoped-db";
 import worker from "../../src/index";
 import { idToUuid } from "../../src/lib/ids";
@@ -10,9 +12,12 @@ import { waitFor } from "./payments";
 import type { TestTenant } from "./tenants";
 import { testDb } from "./tenants";
 
-/** Seeds `n` payments (and their orders) in one statement: dev/lib/seed-payments.ts. */
+/**
+ * Seeds `n` payments (and their orders) in one statement: dev/lib/seed-payments.ts. Fixture setup, not the product's
+ * path: its client waits up to 60 s (40 000 rows outlast the API's 5 s database deadline on a busy machine).
+ */
 export async function seedPayments(t: TestTenant, userId: string, n: number, from: Date, stepMs: number) {
-  const db = testDb();
+  const db = createHttpDb({ ...getConfig(env), databaseTimeoutMs: 60_000 });
   const text = seedPaymentsSql(idToUuid("ten", t.tenantId), idToUuid("usr", userId), n, from, stepMs);
   await ScopedDb.forService(db).run(db.execute(sql.raw(text)));
 }
