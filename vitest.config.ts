@@ -1,6 +1,7 @@
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig, type TestProjectInlineConfiguration } from "vitest/config";
 import { deadlineDefaults } from "./src/config";
+import { exclusiveFiles } from "./test/setup/exclusive";
 import { latencyProject, upstashLatency } from "./test/setup/latency";
 
 /** What `workers-latency` runs inside `npm test` (≈ 60 s); `npm run test:latency` runs the whole set of issue #12. */
@@ -10,8 +11,22 @@ const realisticSubset = [
   "test/payments/e2e.test.ts",
 ];
 
+/**
+ * Scheduling (vitest runs groups of projects one after another; projects of a group share its worker count):
+ * 0. `node` and `workers`, two files at a time: most files wait on I/O, one file at a time left a core idle;
+ * 1. `workers-exclusive`, one file at a time: the files of test/setup/exclusive.ts read the stand-ins' counters or
+ *    switch their faults, which another file running beside them would change;
+ * 2. `workers-latency`, one file at a time, last, so nothing else shares the CPU with its latency budgets.
+ * Each project has its own stand-ins, database and Redis prefix (test/setup/global.ts).
+ */
+const parallelFiles = 2;
+
 /** The Worker inside workerd, wired to the stand-ins started by the global setup. */
-function workersProject(name: string, files: { include: string[]; exclude: string[] }): TestProjectInlineConfiguration {
+function workersProject(
+  name: string,
+  files: { include: string[]; exclude: string[] },
+  schedule: { group: number; files: number },
+): TestProjectInlineConfiguration {
   const latency = upstashLatency(name);
   // test/latency only means something with latency injected: the env switch adds it to the main project too.
   const exclude = latency ? files.exclude.filter((f) => f !== "test/latency/**") : files.exclude;
@@ -66,12 +81,10 @@ function workersProject(name: string, files: { include: string[]; exclude: strin
       include: files.include,
       exclude,
       globalSetup: ["./test/setup/services.ts", "./test/setup/global.ts"],
-      // One file at a time: the round-trip tests read the stand-ins' global request counters.
-      fileParallelism: false,
+      maxWorkers: schedule.files,
       testTimeout: latency ? 60_000 : 20_000,
       hookTimeout: latency ? 60_000 : 30_000,
-      // Each project has its own stand-ins; the latency project runs after the others so they do not share the CPU.
-      sequence: { groupOrder: name === latencyProject ? 1 : 0 },
+      sequence: { groupOrder: schedule.group },
     },
   };
 }
@@ -91,14 +104,21 @@ export default defineConfig({
           globalSetup: ["./test/setup/services.ts"],
           testTimeout: 30_000,
           hookTimeout: 60_000,
+          maxWorkers: parallelFiles,
+          sequence: { groupOrder: 0 },
         },
       },
-      workersProject("workers", {
-        include: ["test/**/*.test.ts"],
-        exclude: ["test/conformance/**", "test/node/**", "test/latency/**"],
-      }),
+      workersProject(
+        "workers",
+        {
+          include: ["test/**/*.test.ts"],
+          exclude: ["test/conformance/**", "test/node/**", "test/latency/**", ...exclusiveFiles],
+        },
+        { group: 0, files: parallelFiles },
+      ),
+      workersProject("workers-exclusive", { include: exclusiveFiles, exclude: [] }, { group: 1, files: 1 }),
       // The realistic-latency mode (test/setup/latency.ts) in CI: a subset, run after the other projects.
-      workersProject(latencyProject, { include: realisticSubset, exclude: [] }),
+      workersProject(latencyProject, { include: realisticSubset, exclude: [] }, { group: 2, files: 1 }),
     ],
   },
 });

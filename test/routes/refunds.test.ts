@@ -76,6 +76,11 @@ describe("GET /v1/refunds/{id}", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("Cache-Status")).toBe("edgepay; hit");
     expect(((await res.json()) as Refund).amount).toBe(100);
+    // Settled before the list tests run, so what they list does not depend on the consumer's timing.
+    await waitFor(async () => {
+      const page = await list(t, "?status=succeeded&limit=100");
+      return page.data.some((r) => r.id === created.id) ? true : undefined;
+    });
   });
 
   it("404 for a missing id, a wrong prefix, and another tenant's refund (with Cache-Status)", async () => {
@@ -111,12 +116,16 @@ describe("GET /v1/refunds", () => {
 
   it("pages both ways with starting_after / ending_before", async () => {
     const ids = all.map((r) => r.id);
+    // The three seeded refunds and the one the test above settled.
+    const succeeded = (await list(t, "?status=succeeded&limit=100")).data.map((r) => r.id);
+    expect(succeeded).toHaveLength(4);
+    expect(succeeded.slice(1)).toEqual(ids.filter((id) => id !== failedId));
     const p1 = await list(t, "?limit=2&status=succeeded");
     expect(p1.has_more).toBe(true);
     const p2 = await list(t, `?limit=2&status=succeeded&starting_after=${p1.data[1]?.id}`);
     expect(p2.has_more).toBe(false);
     const walked = [...p1.data, ...p2.data].map((r) => r.id);
-    expect(walked).toEqual(ids.filter((id) => id !== failedId));
+    expect(walked).toEqual(succeeded);
     const back = await list(t, `?limit=1&ending_before=${ids[3]}`);
     expect(back.data.map((r) => r.id)).toEqual([ids[2]]);
     expect(back.has_more).toBe(true);
