@@ -25,6 +25,7 @@ export interface BenchReport {
     app: Omit<Bundle, "dir" | "scriptPath">;
     baseline?: Omit<Bundle, "dir" | "scriptPath">;
     budgetKiB: number;
+    uploadBudgetKiB?: number;
     withinBudget: boolean;
   };
   seed: SeedCounts & { ms: number };
@@ -162,9 +163,10 @@ export function renderMarkdown(r: BenchReport): string {
       `(${r.settings.entry === "direct" ? "direct socket, no entry-Worker hop" : "through Miniflare's entry Worker"}), upstreams are the local ` +
       `Neon/Upstash stand-ins over Postgres/Redis. Everything shares one ${m.cpus}-core machine.`,
     "",
-    `Bundle (wrangler deploy --dry-run${r.bundle.app.minified ? " --minify" : ""}): ${kib(r.bundle.app.bytes)}, ` +
-      `gzip ${kib(r.bundle.app.gzipBytes)}${r.bundle.app.wranglerGzipKiB ? ` (wrangler: ${r.bundle.app.wranglerGzipKiB} KiB)` : ""}` +
-      ` — budget ${r.bundle.budgetKiB} KiB: ${r.bundle.withinBudget ? "OK" : "**OVER**"}.`,
+    `Bundle (wrangler deploy --dry-run${r.bundle.app.minified ? " --minify" : ""}): entry script ${kib(r.bundle.app.bytes)}, ` +
+      `gzip ${kib(r.bundle.app.gzipBytes)} (what the fetch path loads; budget ${r.bundle.budgetKiB} KiB)` +
+      `${r.bundle.app.wranglerGzipKiB ? `; whole upload with the lazily imported modules, gzip ${r.bundle.app.wranglerGzipKiB} KiB (wrangler's figure; budget ${r.bundle.uploadBudgetKiB ?? 1024} KiB)` : ""}` +
+      `: ${r.bundle.withinBudget ? "OK" : "**OVER**"}.`,
     "",
   );
   if (base) {

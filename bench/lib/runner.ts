@@ -72,10 +72,12 @@ export async function runScenario(
   const prepared = await scenario.prepare(ctx);
   if (isSkip(prepared)) return { name: scenario.name, latencyMs: ctx.latencyMs, skip: prepared.skip };
   const { target, plan } = prepared;
+  settings = scenario.connections ? { ...settings, connections: scenario.connections } : settings;
+  const cursor = cursorKey(scenario.cursor ?? scenario.name);
   const load = (duration: number) => {
-    plan.idOffset = (ctx.state.get(cursorKey(scenario.name)) as number | undefined) ?? plan.idOffset ?? 0;
+    plan.idOffset = (ctx.state.get(cursor) as number | undefined) ?? plan.idOffset ?? 0;
     return ctx.load.run({ url: target, connections: settings.connections, duration }, plan).then((r) => {
-      ctx.state.set(cursorKey(scenario.name), r.nextIdOffset);
+      ctx.state.set(cursor, r.nextIdOffset);
       return r;
     });
   };

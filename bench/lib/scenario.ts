@@ -40,6 +40,10 @@ export type Preparation = Prepared | { skip: string };
 export interface Scenario {
   name: string;
   description: string;
+  /** Connections in every pass, whatever the pass's own setting (a single-client latency probe). */
+  connections?: number;
+  /** Scenarios with the same cursor walk one id list together, so none revisits rows another one used. */
+  cursor?: string;
   prepare(ctx: ScenarioContext): Promise<Preparation>;
 }
 

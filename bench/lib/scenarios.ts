@@ -57,34 +57,17 @@ export const scenarios: Scenario[] = [
   {
     name: "create-payment",
     description: "POST /v1/payments, a unique Idempotency-Key per request, over distinct pending orders",
-    async prepare({ stack, seed, state, latencyMs }) {
-      // The first few pending orders are kept for probes (one per pass: a paid order answers 409); the load
-      // walks the rest, continuing between passes.
-      const probes = seed.pendingOrderIds.slice(0, probeOrders);
-      const orders = seed.pendingOrderIds.slice(probeOrders);
-      const used = (state.get("create-payment:probes") as number | undefined) ?? 0;
-      state.set("create-payment:probes", used + 1);
-      const probeOrder = probes[used];
-      if (!probeOrder || orders.length === 0) return { skip: "not enough pending orders seeded" };
-      const headers = { ...auth(seed), "Content-Type": "application/json" };
-      const r = await probe(`${stack.appUrl}/v1/payments`, {
-        method: "POST",
-        headers: { ...headers, "Idempotency-Key": `bench-probe-${stack.runId}-${used}` },
-        body: JSON.stringify({ order_id: probeOrder, payment_method: "pm_card_visa" }),
-      });
-      if (!is2xx(r.status)) return probeSkip("POST /v1/payments", r);
-      return {
-        target: stack.appUrl,
-        plan: {
-          method: "POST",
-          path: "/v1/payments",
-          headers: { ...headers, "Idempotency-Key": "{unique}" },
-          body: '{"order_id":"{id}","payment_method":"pm_card_visa"}',
-          ids: orders,
-          uniquePrefix: `bench-L${latencyMs}`,
-        },
-      };
-    },
+    cursor: "create-payment",
+    prepare: prepareCreatePayment,
+  },
+  {
+    name: "create-payment-solo",
+    description:
+      "create-payment from ONE client: the latency a caller sees when workerd's single thread is not the queue " +
+      "(each create costs it ≈ 4–5 ms of CPU, so 10 connections at L = 10 ms already keep it busy)",
+    connections: 1,
+    cursor: "create-payment",
+    prepare: prepareCreatePayment,
   },
   {
     name: "rate-limited",
@@ -109,9 +92,41 @@ async function simpleGet(target: string, path: string, headers: Record<string, s
   return { target, plan: { method: "GET", path, headers } };
 }
 
+/** Pending orders reserved for create-payment's probe, one per pass and scenario. */
+const probeOrders = 16;
+
+/**
+ * Both create-payment scenarios: the first few pending orders are kept for probes (one per pass: a paid order
+ * answers 409); the load walks the rest, continuing between passes and scenarios (their shared `cursor`).
+ */
+async function prepareCreatePayment({ stack, seed, state, latencyMs }: ScenarioContext): Promise<Preparation> {
+  const probes = seed.pendingOrderIds.slice(0, probeOrders);
+  const orders = seed.pendingOrderIds.slice(probeOrders);
+  const used = (state.get("create-payment:probes") as number | undefined) ?? 0;
+  state.set("create-payment:probes", used + 1);
+  const probeOrder = probes[used];
+  if (!probeOrder || orders.length === 0) return { skip: "not enough pending orders seeded" };
+  const headers = { ...auth(seed), "Content-Type": "application/json" };
+  const r = await probe(`${stack.appUrl}/v1/payments`, {
+    method: "POST",
+    headers: { ...headers, "Idempotency-Key": `bench-probe-${stack.runId}-${used}` },
+    body: JSON.stringify({ order_id: probeOrder, payment_method: "pm_card_visa" }),
+  });
+  if (!is2xx(r.status)) return probeSkip("POST /v1/payments", r);
+  return {
+    target: stack.appUrl,
+    plan: {
+      method: "POST",
+      path: "/v1/payments",
+      headers: { ...headers, "Idempotency-Key": "{unique}" },
+      body: '{"order_id":"{id}","payment_method":"pm_card_visa"}',
+      ids: orders,
+      uniquePrefix: `bench-L${latencyMs}-${used}`,
+    },
+  };
+}
+
 const blockPath = "/v1/payments?limit=1";
-/** Pending orders reserved for create-payment's probe, one per pass. */
-const probeOrders = 8;
 
 /**
  * A key of its own (free plan: the lowest limit), pushed over its limit before each pass by a burst of requests.

@@ -11,7 +11,21 @@ export function requireThat(db: HttpDb, condition: SQL, what: string) {
   return db.execute(sql`select edgepay_require(${condition}, ${what})`);
 }
 
-/** The `what` of a failed `requireThat`, if that is why the batch failed. */
+/**
+ * Several preconditions as ONE batch statement, aborting the batch with the name of the first that fails. A CASE
+ * tests its WHEN clauses in order and stops at the first true one, so the list's order is the errors' priority
+ * (e.g. the Idempotency-Key before the order's state). One statement instead of one per check: each statement of a
+ * Neon HTTP batch is one more sequential exchange between Neon's proxy and Postgres inside the request.
+ */
+export function requireAll(db: HttpDb, checks: readonly (readonly [condition: SQL, what: string])[]) {
+  const cases = sql.join(
+    checks.map(([condition, what]) => sql`when not (${condition}) then ${what}::text`),
+    sql` `,
+  );
+  return db.execute(sql`select edgepay_require(failed is null, failed) from (select case ${cases} end as failed) c`);
+}
+
+/** The `what` of a failed `requireThat` or `requireAll`, if that is why the batch failed. */
 export function failedRequirement(err: unknown): string | undefined {
   if (pgCode(err) !== "P0002") return undefined;
   for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {

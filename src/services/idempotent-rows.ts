@@ -1,5 +1,5 @@
 import { and, eq, getTableName, isNull, or, sql } from "drizzle-orm";
-import { failedRequirement, requireThat } from "../db/guards";
+import { failedRequirement } from "../db/guards";
 import type { payments, refunds } from "../db/schema";
 import type { ScopedDb } from "../db/scoped-db";
 import { AppError } from "../lib/errors";
@@ -32,18 +32,18 @@ export const idempotencyColumns = (idem: Idempotency) => ({
 const keyUsed = "idempotency_key_used";
 
 /**
- * The first statement of a create batch: aborts it when this credential's key already has a row, or a row created
- * before migration 0007 (credential unknown, NULL) holds it. Checked before the order or payment state, so a retry
+ * The first check of a create batch (a `requireAll` condition and its name): aborts the batch when this credential's
+ * key already has a row, or a row created before migration 0007 (credential unknown, NULL) holds it. Checked before the order or payment state, so a retry
  * after the first request moved that state on is still a replay, and before the insert, whose unique indexes would
  * otherwise answer in index order (the order's "one live payment" index before the key's). The unique index
  * (tenant, credential, key) stays the backstop for concurrent first requests. One index probe, no round trip.
  */
-export function keyUnusedFor(db: ScopedDb, table: Table, tenantId: string, idem: Idempotency) {
+export function keyUnused(db: ScopedDb, table: Table, tenantId: string, idem: Idempotency) {
   const row = db.db
     .select({ one: sql`1` })
     .from(table as typeof payments)
     .where(sameKey(table, tenantId, idem));
-  return requireThat(db.db, sql`not exists(${row})`, keyUsed);
+  return [sql`not exists(${row})`, keyUsed] as const;
 }
 
 /** This credential's row for the key, or a row from before credentials were recorded (pre-0007, NULL). */

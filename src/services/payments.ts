@@ -1,5 +1,5 @@
 import { and, eq, type SQL, sql } from "drizzle-orm";
-import { mapRequirement, requireThat } from "../db/guards";
+import { mapRequirement, requireAll } from "../db/guards";
 import { orders, payments } from "../db/schema";
 import type { ScopedDb } from "../db/scoped-db";
 import { AppError } from "../lib/errors";
@@ -13,7 +13,7 @@ import {
   type Idempotency,
   idempotencyColumns,
   keyAlreadyUsed,
-  keyUnusedFor,
+  keyUnused,
 } from "./idempotent-rows";
 import { type OutboxRow, outboxInsert } from "./outbox";
 import { keyset, type Page, type PageRequest, toPage } from "./pagination";
@@ -89,8 +89,9 @@ export async function replayInFlightPayment(db: ScopedDb, tenantId: string, idem
 }
 
 /**
- * Accepts a payment: in ONE batch, checks the order (this tenant's, pending, amount/currency as given), inserts the
- * payment `processing` with the order's amount, and writes the outbox row that asks the queue to charge it. The
+ * Accepts a payment: in ONE batch of two statements, checks the key and the order (this tenant's, pending,
+ * amount/currency as given), then inserts the payment `processing` with the order's amount and, in the same
+ * statement, the outbox row that asks the queue to charge it. The
  * unique (tenant_id, idempotency_credential, idempotency_key) index makes a retry with the same key by the same
  * credential return the first payment even when Redis (the usual idempotency store) is down; a different request
  * under that key is a 422, and another credential's key is another key. The key is looked up first, so a replay is
@@ -126,12 +127,16 @@ export async function createPayment(
   const message = { kind: "payment" as const, paymentId: id, tenantId };
   const box = outboxInsert(db, tenantId, message);
   try {
-    const [, , , , [payment]] = await db.batch([
-      keyUnusedFor(db, payments, tenantId, idem),
-      requireThat(db.db, sql`exists(${exists})`, "order"),
-      requireThat(db.db, sql`exists(${pending})`, "order_state"),
-      requireThat(db.db, sql`exists(${matches})`, "order_amount"),
+    const [, [payment]] = await db.batch([
+      requireAll(db.db, [
+        keyUnused(db, payments, tenantId, idem),
+        [sql`exists(${exists})`, "order"],
+        [sql`exists(${pending})`, "order_state"],
+        [sql`exists(${matches})`, "order_amount"],
+      ]),
+      // The outbox row rides in the insert's statement (a data-modifying CTE always runs): one statement less.
       db.db
+        .with(db.db.$with("box").as(box.query))
         .insert(payments)
         .values({
           id,
@@ -146,7 +151,6 @@ export async function createPayment(
           updatedAt: now,
         })
         .returning(),
-      box.query,
     ]);
     if (!payment) throw new Error("insert returned no payment");
     return { kind: "created", payment, outbox: box.row };

@@ -1,5 +1,5 @@
 import { and, eq, type SQL, sql } from "drizzle-orm";
-import { mapRequirement, requireThat } from "../db/guards";
+import { mapRequirement, requireAll } from "../db/guards";
 import { payments, refunds } from "../db/schema";
 import type { ScopedDb } from "../db/scoped-db";
 import { AppError } from "../lib/errors";
@@ -12,7 +12,7 @@ import {
   type Idempotency,
   idempotencyColumns,
   keyAlreadyUsed,
-  keyUnusedFor,
+  keyUnused,
 } from "./idempotent-rows";
 import { type OutboxRow, outboxInsert } from "./outbox";
 import { keyset, type Page, type PageRequest, toPage } from "./pagination";
@@ -111,12 +111,16 @@ export async function createRefund(
   const refundAmount = amount ?? sql`(select ${left} from ${payments} where ${mine})`;
   const box = outboxInsert(db, tenantId, { kind: "refund", refundId: id, tenantId });
   try {
-    const [, , , , [refund]] = await db.batch([
-      keyUnusedFor(db, refunds, tenantId, idem),
-      requireThat(db.db, sql`exists(${exists})`, "payment"),
-      requireThat(db.db, sql`exists(${succeeded})`, "payment_state"),
-      requireThat(db.db, sql`exists(${fits})`, "amount"),
+    const [, [refund]] = await db.batch([
+      requireAll(db.db, [
+        keyUnused(db, refunds, tenantId, idem),
+        [sql`exists(${exists})`, "payment"],
+        [sql`exists(${succeeded})`, "payment_state"],
+        [sql`exists(${fits})`, "amount"],
+      ]),
+      // The outbox row rides in the insert's statement (a data-modifying CTE always runs): one statement less.
       db.db
+        .with(db.db.$with("box").as(box.query))
         .insert(refunds)
         .values({
           id,
@@ -137,7 +141,6 @@ export async function createRefund(
           // right (bumping it left every cached payment one version behind its row until the refund settled).
         })
         .where(mine),
-      box.query,
     ]);
     if (!refund) throw new Error("insert returned no refund");
     return { kind: "created", refund, outbox: box.row };
