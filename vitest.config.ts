@@ -12,11 +12,14 @@ const realisticSubset = [
 ];
 
 /**
- * Scheduling (vitest runs groups of projects one after another; projects of a group share its worker count):
- * 0. `node` and `workers`, two files at a time: most files wait on I/O, one file at a time left a core idle;
+ * Scheduling (in one vitest process, groups of projects run one after another; a group's projects share its
+ * worker count). `npm test` (test/run.ts) runs `node`, `workers` + `workers-latency` and `workers-exclusive` as three
+ * processes at once, so the groups below overlap there:
+ * 0. `workers`, two files at a time: most files wait on I/O;
  * 1. `workers-exclusive`, one file at a time: the files of test/setup/exclusive.ts read the stand-ins' counters or
  *    switch their faults, which another file running beside them would change;
- * 2. `workers-latency`, one file at a time, last, so nothing else shares the CPU with its latency budgets.
+ * 2. `workers-latency`, one file at a time;
+ * 3. `node`, one file at a time.
  * Each project has its own stand-ins, database and Redis prefix (test/setup/global.ts).
  */
 const parallelFiles = 2;
@@ -104,8 +107,10 @@ export default defineConfig({
           globalSetup: ["./test/setup/services.ts"],
           testTimeout: 30_000,
           hookTimeout: 60_000,
-          maxWorkers: parallelFiles,
-          sequence: { groupOrder: 0 },
+          // One file at a time, in a group of its own: `npm test` runs it in a process of its own (test/run.ts)
+          // beside the workerd projects, and its heaviest files (chaos, dev-runner) start stacks of their own.
+          maxWorkers: 1,
+          sequence: { groupOrder: 3 },
         },
       },
       workersProject(

@@ -1,3 +1,5 @@
+import os from "node:os";
+import { cpuSnapshot, cpuUsage } from "./cpu";
 import { paymentStatuses, type SettleTimes, settleTimes, tenantUuid, waitTerminal, withPg } from "./pgstats";
 import type { LoadResult, PlannedRequest } from "./plan";
 import { mulberry32, shuffle } from "./prng";
@@ -22,6 +24,12 @@ export interface QueueThroughput {
   statuses: Record<string, number>;
   /** Still `processing` when the wait gave up (0 = all terminal). */
   left: number;
+  /**
+   * workerd CPU per payment, create and settle together (ms), and the payments/s it allows on workerd's one thread
+   * (1000 / ms): the ceiling of this study on this machine, whatever the round trips.
+   */
+  workerdCpuMsPerPayment?: number;
+  cpuCeilingPerSecond?: number;
   /** Per message, from the consumer's own log lines (retries and DLQ included). */
   consumer: {
     messages: number;
@@ -58,6 +66,7 @@ export async function queueThroughput(
   const headers = { Authorization: `Bearer ${seed.secret}`, "Content-Type": "application/json" };
   ctx.log(`queue: ${opts.payments} payments, ${opts.connections} connections, unique keys`);
   const q0 = { ...ctx.stack.logs.queue };
+  const cpu0 = cpuSnapshot();
   const http = await ctx.load.run(
     { url: ctx.stack.appUrl, connections: opts.connections, duration: 600, amount: opts.payments },
     {
@@ -71,6 +80,8 @@ export async function queueThroughput(
   );
   const wait = await waitTerminal(ctx.stack.databaseUrl, seed.tenantId, opts.timeoutMs);
   await new Promise((r) => setTimeout(r, 300)); // the last messages' log lines
+  const cpu = cpuUsage(cpu0, cpuSnapshot());
+  const workerdCpuMs = cpu ? cpu.share.workerd * cpu.wallSeconds * os.cpus().length * 1000 : undefined;
   const q1 = ctx.stack.logs.queue;
   const messages = q1.messages - q0.messages;
   const per = (k: keyof typeof q0) => (messages ? (q1[k] - q0[k]) / messages : 0);
@@ -87,6 +98,10 @@ export async function queueThroughput(
     settle,
     statuses,
     left: wait.left,
+    ...(workerdCpuMs !== undefined && {
+      workerdCpuMsPerPayment: workerdCpuMs / opts.payments,
+      cpuCeilingPerSecond: (1000 * opts.payments) / workerdCpuMs,
+    }),
     consumer: {
       messages,
       msPerMessage: per("durationMs"),

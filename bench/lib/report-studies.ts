@@ -91,7 +91,11 @@ function queueSection(q: QueueThroughput): string[] {
       `(Neon + Redis calls), ${(q.consumer.subrequestsPerBatch ?? 0).toFixed(0)} per invocation with a full batch of ` +
       `${q.consumer.batchSize ?? "?"} (Workers Free allows 50, Paid 10 000: docs/deploy.md, "Plan requirement"). It works on up to 10 of a batch's messages at once (each acked ` +
       "or retried on its own; src/queues/concurrency.ts), so a message's time overlaps the others'; the POSTs " +
-      `arrived at ${Math.round(q.create.rps)}/s, and the consumer shares workerd's one thread with them.`,
+      `arrived at ${Math.round(q.create.rps)}/s, and the consumer shares workerd's one thread with them` +
+      (q.workerdCpuMsPerPayment
+        ? `: workerd spent ${q.workerdCpuMsPerPayment.toFixed(2)} ms of CPU per payment (its create and its ` +
+          `settle), so this machine cannot settle more than ${q.cpuCeilingPerSecond?.toFixed(0)} payments/s end to end.`
+        : "."),
     "",
   ];
 }

@@ -20,7 +20,11 @@ export function studiesText(r: BenchReport): string[] {
       out.push(
         `queue: ${q.payments} payments in ${q.endToEndSeconds.toFixed(1)} s end to end = ` +
           `${q.paymentsPerSecond.toFixed(1)} payments/s; create → settled p50 ${q.settle.p50.toFixed(0)} ms, ` +
-          `p99 ${q.settle.p99.toFixed(0)} ms; ${q.left} left processing`,
+          `p99 ${q.settle.p99.toFixed(0)} ms; ${q.left} left processing` +
+          (q.workerdCpuMsPerPayment
+            ? `; workerd CPU ${q.workerdCpuMsPerPayment.toFixed(2)} ms per payment (create + settle) = ` +
+              `ceiling ${q.cpuCeilingPerSecond?.toFixed(0)} payments/s on its one thread`
+            : ""),
       );
     } else out.push(...skip("queue", s.queue));
     if (s.duplicates && !isSkipped(s.duplicates)) {

@@ -37,10 +37,14 @@ describe("bench smoke", () => {
       expect(r?.load.latency.p99, name).toBeGreaterThanOrEqual(r?.load.latency.p50 ?? 0);
     }
     // /health touches nothing; a payment read that misses every cache is exactly one Neon round trip (one batch).
+    // autocannon counts completed responses: the requests in flight at its cut-off (≤ one per connection) reached
+    // Neon too, and the key's last-used write (≤ 1 a minute) may add one, so on a slow machine few completed
+    // requests make the per-request ratio look higher than 1 while the count is exact.
     expect(byName.get("health")?.upstream.neon.total).toBe(0);
     expect(byName.get("health")?.upstream.upstash.total).toBe(0);
-    expect(byName.get("get-miss")?.upstream.neon.perRequest).toBeGreaterThan(0.9);
-    expect(byName.get("get-miss")?.upstream.neon.perRequest).toBeLessThan(1.1);
-    expect(byName.get("get-miss")?.load.idWraps).toBe(0);
+    const miss = byName.get("get-miss");
+    expect(miss?.upstream.neon.total).toBeGreaterThanOrEqual(miss?.load.requests ?? Number.NaN);
+    expect(miss?.upstream.neon.total).toBeLessThanOrEqual((miss?.load.requests ?? 0) + settings.connections + 1);
+    expect(miss?.load.idWraps).toBe(0);
   });
 });
