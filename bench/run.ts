@@ -22,9 +22,13 @@ async function main(): Promise<number> {
   process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= "false";
   const scenarios = findScenarios(cli.scenarios);
   const outDir = isAbsolute(cli.outDir) ? cli.outDir : join(repoRoot, cli.outDir);
-  const profilesStudy = cli.profile === "stream" && cli.studies.studies.includes("stream");
+  const profiledStudies: string[] = ["stream", "queue"];
+  const profilesStudy =
+    cli.profile !== undefined &&
+    profiledStudies.includes(cli.profile) &&
+    (cli.studies.studies as string[]).includes(cli.profile);
   if (cli.profile && !profilesStudy && !scenarios.some((s) => s.name === cli.profile)) {
-    throw new Error(`--profile ${cli.profile}: not among the scenarios (or the stream study) run`);
+    throw new Error(`--profile ${cli.profile}: not among the scenarios (or the stream / queue study) run`);
   }
   mkdirSync(outDir, { recursive: true }); // before the session: --profile writes there mid-run
   const t0 = Date.now();

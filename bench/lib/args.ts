@@ -35,7 +35,8 @@ export const usage = `Usage: npm run bench -- [options]
   --out DIR             where results go (default bench/results)
   --quick               short run (≈ 1.5 min) for a sanity check
   --profile NAME        CPU-profile the app isolate while scenario NAME is measured (L=0 pass; unminified bundle),
-                        or NAME = stream: the stream study's one-tenant run while payments flow;
+                        or NAME = stream: the stream study's one-tenant run while payments flow,
+                        or NAME = queue: the queue study from the first POST to the last settle;
                         top self times go to <out>/profile-NAME.md. E.g. --profile get-cached --scenarios get-cached
                         --latency 0 --studies none
 
