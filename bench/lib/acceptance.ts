@@ -234,7 +234,10 @@ export function acceptance(r: Pick<BenchReport, "passes" | "ratios" | "studies">
     measured: single
       ? `${single.clients} sockets: p50 ${single.latencyMs.p50} ms (p99 ${single.latencyMs.p99} ms), ` +
         `${single.lost} lost of ${single.expected.toLocaleString("en-US")}` +
-        (single.floor ? `; machine floor (bare object) p50 ${single.floor.latencyMs.p50} ms` : "")
+        (single.floor
+          ? `; machine floor (bare object, same moments) p50 ${single.floor.latencyMs.p50} ms` +
+            (single.floor.steady ? ` (evenly spaced ${single.floor.steady.latencyMs.p50} ms)` : "")
+          : "")
       : "not measured",
     met: single
       ? single.clients >= 1_000 && single.latencyMs.p50 <= 50 && single.lost === 0 && single.duplicates === 0

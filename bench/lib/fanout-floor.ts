@@ -4,11 +4,12 @@ import type { StreamClients } from "./stream-clients";
 /**
  * The machine's floor for the stream study: a bare Durable Object in a workerd of its own that accepts hibernatable
  * WebSockets through a Worker exactly as the app does (Worker → `stub.fetch` → `ctx.acceptWebSocket`, 101 back
- * through the Worker) and, per round, sends `perRound` messages of the app's size to every socket — no database,
- * queue, filter or storage write. The study's clients receive them; latency is the object's send → the client's
- * handler. The app's commit → client cannot beat this on the same machine at the same moment: it is what workerd and
- * the clients cost for that many messages. Messages start `{"id":"evt_…"` like events, so the same clients read
- * them.
+ * through the Worker) and sends messages of the app's size to every socket at the moments the app run's events were
+ * created (`schedule`: the queue hands the consumer 2–3 payments at once, so events come in bursts) — no database,
+ * queue, filter or storage write. The study's clients receive them; latency is the scheduled moment → the client's
+ * handler, as the app's is the event's `created_at` → the handler. The app cannot beat this on the same machine at
+ * the same moment: it is what workerd and the clients alone cost for those messages at those moments (the app adds
+ * its commit, poke and code). Messages start `{"id":"evt_…"` like events, so the same clients read them.
  */
 const script = (bytes: number) => `
 import { DurableObject } from "cloudflare:workers";
@@ -19,15 +20,14 @@ export class Floor extends DurableObject {
   async fetch(req) {
     const url = new URL(req.url);
     if (url.pathname === "/send") {
-      const at = Date.now();
       const ids = [];
       const sockets = this.ctx.getWebSockets();
       for (let i = 0; i < Number(url.searchParams.get("n")); i++) {
-        const message = JSON.stringify({ id: id(), at, pad });
+        const message = JSON.stringify({ id: id(), pad });
         ids.push(JSON.parse(message).id);
         for (const ws of sockets) ws.send(message);
       }
-      return Response.json({ at, ids });
+      return Response.json({ ids });
     }
     const { 0: client, 1: server } = new WebSocketPair();
     this.ctx.acceptWebSocket(server, ["t:*"]);
@@ -46,10 +46,8 @@ export interface FloorResult {
 
 export async function fanoutFloor(opts: {
   sockets: number;
-  rounds: number;
-  perRound: number;
-  /** Messages per second, as the study's payments produce them. */
-  rate: number;
+  /** When each message is due (ms after the first; sorted): the app run's events' `created_at`. */
+  schedule: number[];
   /** Size of a message (the study's mean event size). */
   bytes: number;
   compatibilityDate: string;
@@ -69,12 +67,16 @@ export async function fanoutFloor(opts: {
     await opts.clients.open(`${base.replace(/^http/, "ws")}/stream`, "floor", 0, opts.sockets);
     await new Promise((r) => setTimeout(r, 500));
     const sent = new Map<string, number>();
-    for (let round = 0; round < opts.rounds; round++) {
-      const started = Date.now();
-      const res = (await (await fetch(`${base}/send?n=${opts.perRound}`)).json()) as { at: number; ids: string[] };
-      for (const id of res.ids) sent.set(id, res.at);
-      const wait = (opts.perRound * 1000) / opts.rate - (Date.now() - started);
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const start = Date.now() + 100;
+    for (let i = 0; i < opts.schedule.length; ) {
+      const due = start + (opts.schedule[i] ?? 0);
+      if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
+      // Every message due by now, in one request (those of one burst, or come due during the last send).
+      const batch: number[] = [];
+      while (i < opts.schedule.length && start + (opts.schedule[i] ?? 0) <= Date.now())
+        batch.push(start + (opts.schedule[i++] ?? 0));
+      const res = (await (await fetch(`${base}/send?n=${batch.length}`)).json()) as { ids: string[] };
+      for (const [k, id] of res.ids.entries()) sent.set(id, batch[k] ?? 0);
     }
     await new Promise((r) => setTimeout(r, 1_000));
     const latencies: number[] = [];

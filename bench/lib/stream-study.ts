@@ -44,9 +44,11 @@ export interface StreamRun {
   /** workerd's resident memory with one socket per tenant open, then with all: per socket = the difference / the
    * sockets added (the objects' share of each socket, its attachment and buffers). */
   memory: { beforeMb: number; afterMb: number; perSocketKb: number };
-  /** One-tenant run only: a bare Durable Object sending as many messages of the same size to as many sockets, right
-   * after, on the same machine (bench/lib/fanout-floor.ts): what workerd and the clients alone cost. */
-  floor?: FloorResult;
+  /** One-tenant run only: a bare Durable Object sending as many messages of the same size to as many sockets at the
+   * moments the run's events were created, right after, on the same machine (bench/lib/fanout-floor.ts): what
+   * workerd and the clients alone cost for them. `steady`: 20 payments' messages evenly spaced at `rate`/s instead
+   * (the queue hands the consumer 2–3 payments at once, so the run's events come in bursts). */
+  floor?: FloorResult & { steady: FloorResult };
 }
 
 export interface StreamStudy {
@@ -209,19 +211,24 @@ async function run(
   const delivered = latencies.length;
   const bytes = clients.reduce((n, c) => n + c.bytes, 0);
   await threads.closeAll();
-  let floor: FloorResult | undefined;
+  let floor: StreamRun["floor"];
   if (seeds.length === 1 && delivered) {
-    ctx.log(`stream ${name}: the machine's floor (a bare object, same sockets and messages) …`);
-    const perPayment = Math.max(1, Math.round(expected / clients.length / paymentsPerTenant));
-    floor = await fanoutFloor({
+    ctx.log(`stream ${name}: the machine's floor (a bare object, same sockets and messages at the same moments) …`);
+    const base = {
       sockets: clients.length,
-      rounds: Math.min(paymentsPerTenant, 20),
-      perRound: perPayment,
-      rate: rate * perPayment,
       bytes: Math.round(bytes / delivered),
       compatibilityDate: workerOptionsFrom(`${repoRoot}/wrangler.toml`).compatibilityDate ?? "2026-04-20",
       clients: threads,
+    };
+    const created = [...(truth[0]?.values() ?? [])].sort((a, b) => a - b);
+    const bursts = await fanoutFloor({ ...base, schedule: created.map((t) => t - (created[0] ?? 0)) });
+    // The same messages as if each payment settled alone, `rate` per second (what the floor was before bursts).
+    const perPayment = Math.max(1, Math.round(created.length / paymentsPerTenant));
+    const steady = await fanoutFloor({
+      ...base,
+      schedule: created.slice(0, perPayment * 20).map((_, i) => Math.floor(i / perPayment) * (1000 / rate)),
     });
+    floor = { ...bursts, steady };
   }
   return {
     name,
@@ -288,8 +295,9 @@ export function streamSummary(r: StreamStudy): string {
         `${x.foreign} foreign of ${x.expected.toLocaleString("en-US")}; workerd ${x.cpuMsPerMessage.workerd.toFixed(3)} ` +
         `CPU ms/message (bench process ${x.cpuMsPerMessage.clients.toFixed(3)}), ${x.memory.perSocketKb.toFixed(1)} KiB/socket` +
         (x.floor
-          ? `; machine floor (bare object, same sockets and messages): p50 ${x.floor.latencyMs.p50} ms, ` +
-            `p99 ${x.floor.latencyMs.p99} ms`
+          ? `; machine floor (bare object, same sockets and messages at the same moments): p50 ${x.floor.latencyMs.p50} ` +
+            `ms, p99 ${x.floor.latencyMs.p99} ms (evenly spaced: p50 ${x.floor.steady.latencyMs.p50} ms, p99 ` +
+            `${x.floor.steady.latencyMs.p99} ms)`
           : ""),
     )
     .join("; ");

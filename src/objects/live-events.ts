@@ -59,11 +59,32 @@ export class LiveEvents extends DurableObject<Bindings> {
     this.#access = new StreamAccess(ctx.storage.sql);
   }
 
-  /** Publishes: the events with these ids (and any others committed since the last pull) go to matching streams.
-   * Resolves once they were sent; rejects when Postgres could not be read (the caller retries). */
-  async notify(tenantId: string, ids: string[] = []): Promise<void> {
+  /**
+   * Publishes: the events with these ids (and any others committed since the last pull) go to matching streams.
+   * Resolves once they were sent; rejects when Postgres could not be read (the caller retries). `firstEvents` (whole
+   * events among `ids`, each the first of its payment: see publishLive) are sent at once, without reading the log —
+   * nothing of their payment can precede them, so commit order per payment holds — and the look-back pull that
+   * finds events nobody announced then runs in the background.
+   */
+  async notify(tenantId: string, ids: string[] = [], firstEvents: Event[] = []): Promise<void> {
     this.#log.meta("tenant", tenantId);
     if (this.#streams.count() === 0) return; // nobody listens: a later stream resumes from Postgres
+    if (firstEvents.length) {
+      this.#send([...firstEvents].sort((a, b) => (a.id < b.id ? -1 : 1)));
+      const sent = new Set(firstEvents.map((e) => e.id));
+      ids = ids.filter((id) => !sent.has(id));
+      if (!ids.length) {
+        this.ctx.waitUntil(
+          this.#pull().catch((err) =>
+            log.warn("live events look-back failed; the reconciliation retries", {
+              tenant_id: tenantId,
+              ...errorFields(err),
+            }),
+          ),
+        );
+        return;
+      }
+    }
     for (const id of ids) this.#pending.add(id);
     await this.#pull();
   }
@@ -250,25 +271,27 @@ export class LiveEvents extends DurableObject<Bindings> {
     const got = new Set(rows.map((r) => r.id));
     for (const id of ids) if (!got.has(id) && id > after) this.#pending.add(id); // beyond this page
     if (rows.length === pullLimit) this.#dirty = true;
-    // Sent first, recorded after: a WebSocket message waits for every storage write made before it in the object
-    // to be durable (the output gate), so recording each id before its fan-out would hold every event back for a
-    // commit. Recording after is at-least-once: should the write not become durable, the object restarts without
-    // it and a later poke sends the event again, which clients drop by id.
+    this.#send(rows);
     let max = cursor;
-    const fresh: Event[] = [];
-    for (const e of rows) {
-      if (e.id > max) max = e.id;
-      // The dedupe: an id is sent once, whoever announced it and however often.
+    for (const e of rows) if (e.id > max) max = e.id;
+    if (max !== cursor) this.#log.meta("cursor", max);
+  }
+
+  /**
+   * Fans out, in the given order, the events not sent yet — the dedupe: an id is sent once, whoever announced it and
+   * however often — then records them. Sent first, recorded after: a WebSocket message waits for every storage write
+   * made before it in the object to be durable (the output gate), so recording each id before its fan-out would hold
+   * every event back for a commit. Recording after is at-least-once: should the write not become durable, the object
+   * restarts without it and a later poke sends the event again, which clients drop by id.
+   */
+  #send(events: Event[]): void {
+    const fresh: string[] = [];
+    for (const e of events) {
       if (this.#log.wasSent(e.id)) continue;
-      fresh.push(e);
+      fresh.push(e.id);
       this.#streams.fanOut(e);
     }
-    const now = Date.now();
-    this.#log.record(
-      fresh.map((e) => e.id),
-      now,
-    );
-    if (max !== cursor) this.#log.meta("cursor", max);
+    this.#log.record(fresh, Date.now());
   }
 
   /**

@@ -60,6 +60,7 @@ async function handle(env: Bindings, message: Message, queue: string, mode: Mode
         objectsOf(outcome),
         outcome.kind === "done" ? outcome.outbox : [],
         outcome.kind === "done" ? outcome.events : [],
+        outcome.kind === "done" && "firstEvents" in outcome ? outcome.firstEvents : [],
       );
       const again = published.stale > 0 || !published.live;
       if (again && mode === "process" && message.attempts < cacheRetryDeliveries) {

@@ -1,4 +1,5 @@
 import { invalidateAt, writeThrough } from "../cache/object-cache";
+import type { Event } from "../models/event";
 import { errorFields, log } from "../observability/logger";
 import type { Services } from "../services/container";
 import { publishLive } from "../services/live-events";
@@ -24,7 +25,8 @@ export interface Published {
  * A failed write is followed by an invalidation of the entry at the object's version, so one slow or failed write
  * never leaves the old state behind; only when Redis cannot be reached at all does an entry stay `stale`.
  * The change's events go to the tenant's live streams too (`live`: false when that failed; the consumer then retries
- * the message, and the object drops ids it already sent).
+ * the message, and the object drops ids it already sent); `firstEvents`, whole events that are their payment's first
+ * (see publishLive), go with the poke. The poke starts before the cache and webhook work, all three in parallel.
  */
 export async function publish(
   services: Services,
@@ -32,6 +34,7 @@ export async function publish(
   objects: Publishable[],
   outbox: OutboxRow[],
   events: string[] = [],
+  firstEvents: Event[] = [],
 ): Promise<Published> {
   const deps = { redis: services.redis, telemetry: services.telemetry };
   const one = async (o: NonNullable<Publishable>): Promise<"written" | "invalidated" | "stale"> => {
@@ -39,10 +42,8 @@ export async function publish(
     if (await writeThrough(deps, key, o)) return "written";
     return (await invalidateAt(deps, key, Date.parse(o.updated_at))) ? "invalidated" : "stale";
   };
-  const [results, , live] = await Promise.all([
-    Promise.all(objects.flatMap((o) => (o ? [one(o)] : []))),
-    dispatchOutbox(services.tenantDb(tenantId), services.producers, outbox),
-    publishLive(services.liveEvents(tenantId), tenantId, events).then(
+  const [live, results] = await Promise.all([
+    publishLive(services.liveEvents(tenantId), tenantId, events, firstEvents).then(
       () => true,
       (err) => {
         log.warn("live events not published; the message will be retried", {
@@ -52,6 +53,8 @@ export async function publish(
         return false;
       },
     ),
+    Promise.all(objects.flatMap((o) => (o ? [one(o)] : []))),
+    dispatchOutbox(services.tenantDb(tenantId), services.producers, outbox),
   ]);
   const published: Published = { written: 0, invalidated: 0, stale: 0, live };
   for (const r of results) published[r]++;

@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import type { ScopedDb } from "../db/scoped-db";
 import { idToUuid, newId } from "../lib/ids";
-import type { EventType } from "../models/event";
+import { type Event, type EventType, toEvent } from "../models/event";
 
 export interface NewEvent {
   type: EventType;
@@ -30,6 +30,29 @@ function receiptJob(tenantId: string, tenantUuid: string, event: NewEvent, now: 
       )`;
 }
 
+const utf8 = new TextEncoder();
+
+/** Postgres' jsonb key order: shorter keys first, then bytewise (keys are stored sorted; the text key order is lost). */
+function jsonbKeyOrder(a: string, b: string): number {
+  const x = utf8.encode(a);
+  const y = utf8.encode(b);
+  if (x.length !== y.length) return x.length - y.length;
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return (x[i] ?? 0) - (y[i] ?? 0);
+  return 0;
+}
+
+/** A JSON value as a jsonb column gives it back (objects' keys in jsonb's order, at every depth). */
+function asJsonb(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(asJsonb);
+  if (v === null || typeof v !== "object") return v;
+  const o = v as Record<string, unknown>;
+  return Object.fromEntries(
+    Object.keys(o)
+      .sort(jsonbKeyOrder)
+      .map((k) => [k, asJsonb(o[k])]),
+  );
+}
+
 /**
  * One batch statement that records an event AND fans it out to the tenant's subscribed webhook endpoints: an event
  * row, a `webhook_deliveries` row per endpoint, and an outbox row per delivery — atomically with the state change
@@ -46,6 +69,18 @@ export function recordEvent(db: ScopedDb, tenantId: string, event: NewEvent, now
     where we.tenant_id = ${tenantUuid}::uuid and we.deleted_at is null and ${event.type} = any(we.events)`;
   return {
     id,
+    /** The event as `GET /v1/events/{id}` shows it right after the commit, byte for byte (jsonb key order):
+     * `pendingWebhooks` = the webhook outbox rows the statement returned (one per subscribed endpoint). */
+    event: (pendingWebhooks: number): Event =>
+      toEvent({
+        id,
+        tenantId,
+        type: event.type,
+        data: asJsonb(JSON.parse(data)) as Event["data"],
+        pendingWebhooks,
+        deliverySuccess: null,
+        createdAt: now,
+      }),
     query: db.db.execute<{ id: string; topic: string; payload: unknown }>(sql`
       with ev as (
         insert into events (id, tenant_id, type, data, pending_webhooks, created_at)

@@ -87,7 +87,7 @@ export function matches(f: StreamFilters, e: Event): boolean {
 
 /** What the Worker calls on a tenant's object (src/objects/live-events.ts), as an RPC stub. */
 export interface LiveEventsObject {
-  notify(tenantId: string, ids?: string[]): Promise<void>;
+  notify(tenantId: string, ids?: string[], firstEvents?: Event[]): Promise<void>;
   issueTicket(
     tenantId: string,
     keyId: string,
@@ -108,10 +108,17 @@ export function liveEventsObject(
 
 /**
  * Publishes committed events to the tenant's live streams. Rejects when the object could not take them; the queue
- * consumer then retries its message, and the object's dedupe by id makes the repeat harmless.
+ * consumer then retries its message, and the object's dedupe by id makes the repeat harmless. `firstEvents`: events
+ * among `eventIds`, whole, that are the first of their payment (a settled payment's own event and its order's
+ * `order.paid`: no event of that payment can precede them), which the object may send without reading the log.
  */
-export async function publishLive(target: LiveEventsObject, tenantId: string, eventIds: string[]): Promise<void> {
-  await target.notify(tenantId, eventIds);
+export async function publishLive(
+  target: LiveEventsObject,
+  tenantId: string,
+  eventIds: string[],
+  firstEvents: Event[] = [],
+): Promise<void> {
+  await target.notify(tenantId, eventIds, firstEvents);
 }
 
 /**

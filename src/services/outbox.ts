@@ -117,6 +117,9 @@ export async function undispatched(db: ScopedDb, olderThanMs: number, limit = 50
   return rows;
 }
 
+/** Webhook deliveries among an event statement's outbox rows: its `pending_webhooks` at insert (services/event-log.ts). */
+export const webhookRows = (rows: OutboxRow[]): number => rows.filter((r) => r.topic === "webhook").length;
+
 /** Raw `returning` rows of the webhook fan-out CTE → outbox rows. */
 export function outboxRowsFromSql(rows: { id: string; topic: string; payload: unknown }[]): OutboxRow[] {
   return rows.map((r) => ({

@@ -3,12 +3,13 @@ import { failedRequirement, requireUpdated } from "../db/guards";
 import { orders, payments } from "../db/schema";
 import type { ScopedDb } from "../db/scoped-db";
 import { nextVersion } from "../db/versions";
+import type { Event } from "../models/event";
 import { type Order, toOrder } from "../models/order";
 import { type Payment, type PaymentRow, toPayment } from "../models/payment";
 import type { PaymentProvider } from "../providers/provider";
 import { recordEvent } from "./event-log";
 import { getOrder, type OrderWithItems, orderOfPayment } from "./orders";
-import { markReceived, type OutboxRow, outboxRowsFromSql } from "./outbox";
+import { markReceived, type OutboxRow, outboxRowsFromSql, webhookRows } from "./outbox";
 
 export type ProcessOutcome =
   /** Nothing (more) to do: already terminal, unknown, or someone else applied the result first. `payment` and
@@ -23,6 +24,9 @@ export type ProcessOutcome =
       order: ReturnType<typeof toOrder> | null;
       outbox: OutboxRow[];
       events: string[];
+      /** The same events, whole: the payment's first ones (nothing of this payment can precede them), so its live
+       * streams may get them without the object reading the log (docs/realtime.md, "Order per payment"). */
+      firstEvents: Event[];
     }
   /** The provider failed transiently: retry the message later. */
   | { kind: "retry"; message: string };
@@ -136,10 +140,9 @@ async function settle(
   ] as const;
   try {
     let outbox: OutboxRow[];
-    const events = [paymentEvent.id];
+    let firstEvents: Event[];
     if (paidOrder) {
       const orderEvent = recordEvent(db, tenantId, { type: "order.paid", object: { ...paidOrder } }, now);
-      events.push(orderEvent.id);
       const [, fanout, , orderFanout] = await db.batch([
         ...statements,
         db.db
@@ -148,12 +151,16 @@ async function settle(
           .where(and(eq(orders.id, payment.orderId), eq(orders.status, "pending"))),
         orderEvent.query,
       ]);
-      outbox = [...outboxRowsFromSql(fanout.rows), ...outboxRowsFromSql(orderFanout.rows)];
+      const [mine, order] = [outboxRowsFromSql(fanout.rows), outboxRowsFromSql(orderFanout.rows)];
+      outbox = [...mine, ...order];
+      firstEvents = [paymentEvent.event(webhookRows(mine)), orderEvent.event(webhookRows(order))];
     } else {
       const [, fanout] = await db.batch(statements);
       outbox = outboxRowsFromSql(fanout.rows);
+      firstEvents = [paymentEvent.event(webhookRows(outbox))];
     }
-    return { kind: "done", payment: toPayment(updated), order: paidOrder, outbox, events };
+    const events = firstEvents.map((e) => e.id);
+    return { kind: "done", payment: toPayment(updated), order: paidOrder, outbox, events, firstEvents };
   } catch (err) {
     // Another run applied its result first; publish what it wrote too, in case that run dies before publishing.
     if (failedRequirement(err) === "processing") {

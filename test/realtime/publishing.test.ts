@@ -4,8 +4,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import { LiveEvents } from "../../src/objects/live-events";
 import { createOrderVia, insertEvent } from "../support/fixtures";
-import { call } from "../support/http";
-import { createPayment, settled } from "../support/payments";
+import { call, json } from "../support/http";
+import { createPayment, receiver, settled } from "../support/payments";
 import { openWebSocket, type StreamClient } from "../support/streams";
 import { createTestTenant, type TestTenant } from "../support/tenants";
 
@@ -85,6 +85,29 @@ describe("publishing to the tenant's object", () => {
     ]);
     LiveEvents.prototype.notify = original;
     await nothingBefore(t, ws);
+    ws.close();
+  });
+
+  it("a settled payment's events, sent with the poke, are byte for byte the rows the API shows", async () => {
+    const t = await createTestTenant();
+    const hook = receiver();
+    await hook.failNext(1_000); // the delivery stays pending: payment.succeeded's pending_webhooks stays 1
+    const endpoint = await call(
+      "/v1/webhook_endpoints",
+      json("POST", { url: hook.url, events: ["payment.succeeded"] }, t.auth),
+    );
+    expect(endpoint.status).toBe(201);
+    const ws = await openWebSocket("", t.auth);
+    await pay(t);
+    const got = await ws.waitForCount(2);
+    expect(got.map((e) => [e.type, e.pending_webhooks])).toEqual([
+      ["payment.succeeded", 1],
+      ["order.paid", 0],
+    ]);
+    for (const e of got) {
+      const byApi = await (await call(`/v1/events/${e.id}`, { headers: t.auth })).text();
+      expect(JSON.stringify(e)).toBe(byApi);
+    }
     ws.close();
   });
 

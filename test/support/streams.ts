@@ -7,6 +7,8 @@ export interface StreamEvent {
   type: string;
   created_at: string;
   data: { object: Record<string, unknown> };
+  pending_webhooks: number;
+  delivery_success: boolean | null;
 }
 
 /** A client's view of one stream: every event it received, in order, and how it ended. */
