@@ -117,15 +117,17 @@ function createPaymentRows(r: Pick<BenchReport, "passes">, base: Map<string, Sce
   for (const o of [base.get("create-payment"), base.get("create-payment-solo")]) {
     if (!o) continue;
     // autocannon counts completed responses; the requests in flight when it stops (≤ one per connection) reached
-    // Neon too, so exactly one per create means requests ≤ Neon total ≤ requests + connections.
+    // Neon too, and the key's last-used write (≤ 1 a minute per isolate) may fall in the window, so exactly one per
+    // create means requests ≤ Neon total ≤ requests + connections + 1.
     const { total } = o.upstream.neon;
     const { requests } = o.load;
     rows.push({
       target: `create-payment: 1 Neon request per create (${o.name}, L = 0)`,
       measured:
         `${total.toLocaleString("en-US")} Neon requests for ${requests.toLocaleString("en-US")} completed creates ` +
-        `+ ≤ ${o.settings.connections} in flight at the cut-off (${f2(total / requests)}/req counted on completed ones)`,
-      met: total >= requests && total <= requests + o.settings.connections,
+        `+ ≤ ${o.settings.connections} in flight at the cut-off + ≤ 1 last-used write of the key ` +
+        `(${f2(total / requests)}/req counted on completed ones)`,
+      met: total >= requests && total <= requests + o.settings.connections + 1,
     });
   }
   return rows;
