@@ -3,7 +3,7 @@ import { cpuSnapshot, cpuUsage } from "./cpu";
 import { paymentStatuses, type SettleTimes, settleTimes, tenantUuid, waitTerminal, withPg } from "./pgstats";
 import type { LoadResult, PlannedRequest } from "./plan";
 import { mulberry32, shuffle } from "./prng";
-import type { StudyContext } from "./study";
+import { postPayments, type StudyContext } from "./study";
 
 /**
  * Payments end to end, with the payments and DLQ consumers running in the same workerd as the API (as on
@@ -63,22 +63,18 @@ export async function queueThroughput(
   opts: { payments: number; connections: number; timeoutMs: number; batchSize: number },
 ): Promise<QueueThroughput> {
   const seed = await ctx.seedTenant("Bench queue", { users: 10, pendingOrders: opts.payments, payments: 0 });
-  const headers = { Authorization: `Bearer ${seed.secret}`, "Content-Type": "application/json" };
+  const headers = { Authorization: `Bearer ${seed.secret}` };
   ctx.log(`queue: ${opts.payments} payments, ${opts.connections} connections, unique keys`);
   const q0 = { ...ctx.stack.logs.queue };
   const cpu0 = cpuSnapshot();
   const flow = async () => {
-    const http = await ctx.load.run(
-      { url: ctx.stack.appUrl, connections: opts.connections, duration: 600, amount: opts.payments },
-      {
-        method: "POST",
-        path: "/v1/payments",
-        headers: { ...headers, "Idempotency-Key": "{unique}" },
-        body: '{"order_id":"{id}","payment_method":"pm_card_visa"}',
-        ids: seed.pendingOrderIds,
-        uniquePrefix: "qt",
-      },
-    );
+    const http = await postPayments(ctx, {
+      connections: opts.connections,
+      amount: opts.payments,
+      auth: headers,
+      orderIds: seed.pendingOrderIds,
+      keyPrefix: "qt",
+    });
     const wait = await waitTerminal(ctx.stack.databaseUrl, seed.tenantId, opts.timeoutMs);
     return { http, wait, requests: opts.payments, rps: http.rps, seconds: http.seconds };
   };

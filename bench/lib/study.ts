@@ -17,6 +17,27 @@ export interface StudyContext {
   profile?: ScenarioContext["profile"];
 }
 
+/**
+ * POSTs one payment per pending order (unique Idempotency-Keys, `pm_card_visa`), `amount` of them over `connections`:
+ * the load of the queue and webhook studies.
+ */
+export function postPayments(
+  ctx: StudyContext,
+  opts: { connections: number; amount: number; auth: Record<string, string>; orderIds: string[]; keyPrefix: string },
+) {
+  return ctx.load.run(
+    { url: ctx.stack.appUrl, connections: opts.connections, duration: 600, amount: opts.amount },
+    {
+      method: "POST",
+      path: "/v1/payments",
+      headers: { ...opts.auth, "Content-Type": "application/json", "Idempotency-Key": "{unique}" },
+      body: '{"order_id":"{id}","payment_method":"pm_card_visa"}',
+      ids: opts.orderIds,
+      uniquePrefix: opts.keyPrefix,
+    },
+  );
+}
+
 export function studyContext(stack: Stack, load: LoadGenerator, log: (message: string) => void): StudyContext {
   return {
     stack,

@@ -3,7 +3,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { uuidToId } from "../../src/lib/ids";
 import { tenantUuid, waitTerminal, withPg } from "./pgstats";
-import type { StudyContext } from "./study";
+import { postPayments, type StudyContext } from "./study";
 
 /**
  * Webhook delivery end to end (issue #18 part 3): payments POSTed → `payment.succeeded` events → webhooks queue →
@@ -120,17 +120,13 @@ export async function webhookStudy(
       receiver.secrets.set(name, body.secret);
     }
     ctx.log(`webhooks: ${opts.payments} payments → 3 endpoints (fast, slow ${opts.slowMs} ms, failing once)`);
-    await ctx.load.run(
-      { url: ctx.stack.appUrl, connections: opts.connections, duration: 600, amount: opts.payments },
-      {
-        method: "POST",
-        path: "/v1/payments",
-        headers: { ...auth, "Idempotency-Key": "{unique}" },
-        body: '{"order_id":"{id}","payment_method":"pm_card_visa"}',
-        ids: seed.pendingOrderIds,
-        uniquePrefix: "wh",
-      },
-    );
+    await postPayments(ctx, {
+      connections: opts.connections,
+      amount: opts.payments,
+      auth,
+      orderIds: seed.pendingOrderIds,
+      keyPrefix: "wh",
+    });
     await waitTerminal(ctx.stack.databaseUrl, seed.tenantId, opts.timeoutMs);
     const events = await withPg(ctx.stack.databaseUrl, async (c) => {
       const { rows } = await c.query<{ id: string; at: Date }>(
