@@ -21,6 +21,7 @@ export const exclusiveFiles = [
   "test/payments/cache-after-faults.test.ts",
   "test/payments/faults.test.ts",
   "test/payments/money-invariants.test.ts",
+  "test/realtime/publish-faults.test.ts",
   "test/routes/api-keys-revocation.test.ts",
   "test/routes/health.test.ts",
   "test/security/api8-misconfiguration.test.ts",
